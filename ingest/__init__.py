@@ -1,0 +1,1 @@
+"""Ingestion: read source files (PDF, images), parse them into elements, cut them into chunks."""

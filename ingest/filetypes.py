@@ -1,0 +1,90 @@
+"""Recognise what a file really is from its first bytes, whatever its name says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.errors import UnreadableFile
+
+# How far into the file a PDF header may start (readers tolerate leading junk).
+_PDF_HEADER_WINDOW = 1024
+
+_SUPPORTED: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),  # BigTIFF
+    (b"MM\x00+", "tiff"),
+)
+
+# Common contents that are not supported, to say what the file looks like instead.
+_OTHERS: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (DOCX, ODT, XLSX...)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office document (DOC, XLS, MSG)"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"%!PS", "a PostScript file"),
+    (b"AT&TFORM", "a DjVu document"),
+)
+
+
+def _describe(head: bytes) -> str:
+    """A short guess at what unsupported content is."""
+    for magic, what in _OTHERS:
+        if head.startswith(magic):
+            return what
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if head[4:8] == b"ftyp":
+        return "an HEIC/MP4 media file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character cut at the end of the window is still text.
+        try:
+            text = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return "binary data"
+    lowered = text.lstrip("\ufeff \t\r\n").lower()
+    if lowered.startswith(("<!doctype html", "<html")):
+        return "an HTML page"
+    if lowered.startswith("<?xml") or lowered.startswith("<"):
+        return "XML"
+    if lowered.startswith(("{", "[")):
+        return "JSON"
+    return "plain text"
+
+
+def _named(path: Path) -> str:
+    return f"named {path.suffix}" if path.suffix else "no extension"
+
+
+def sniff(path: Path) -> str:
+    """Return "pdf", "png", "jpeg" or "tiff", or raise `UnreadableFile` saying why not."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_PDF_HEADER_WINDOW)
+    except FileNotFoundError as exc:
+        raise UnreadableFile("cannot read file: not found") from exc
+    except PermissionError as exc:
+        raise UnreadableFile("cannot read file: permission denied") from exc
+    except IsADirectoryError as exc:
+        raise UnreadableFile("cannot read file: it is a directory") from exc
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file: {exc.strerror or type(exc).__name__}") from exc
+    if not head:
+        raise UnreadableFile("empty file (0 bytes)")
+    if b"%PDF-" in head:
+        return "pdf"
+    for magic, kind in _SUPPORTED:
+        if head.startswith(magic):
+            return kind
+    raise UnreadableFile(
+        f"not a PDF or image: content looks like {_describe(head)} ({_named(path)})"
+    )

@@ -1,0 +1,73 @@
+"""The embedder adapter: a local sentence-transformers directory, verified first.
+
+Queries and passages may need different prefixes (e5 models want `query: `
+and `passage: `); the adapter adds them so no caller has to know.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from vigie.config import Settings
+from vigie.models import verify_embedder_dir
+
+log = logging.getLogger(__name__)
+
+
+class Embedder:
+    def __init__(
+        self,
+        path: Path,
+        device: str = "cpu",
+        batch_size: int = 32,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+    ) -> None:
+        verify_embedder_dir(path)
+        from sentence_transformers import SentenceTransformer
+
+        self.path = path
+        self.batch_size = batch_size
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
+        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        log.info("embedder %s loaded (%d dimensions)", path.name, self.dimension)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(
+            settings.resolved_embedder_path,
+            device=settings.embedder_device,
+            batch_size=settings.embedder_batch_size,
+            query_prefix=settings.query_prefix,
+            passage_prefix=settings.passage_prefix,
+        )
+
+    def tokenizer_length(self, text: str) -> int:
+        """Tokens the embedder sees for this text (its own tokenizer)."""
+        return len(self._model.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._model.max_seq_length)
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        return self._encode([self.passage_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([self.query_prefix + text])[0]
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.tolist()

@@ -1,0 +1,98 @@
+"""The LLM adapter: a local GGUF file run by llama-cpp-python.
+
+The chat template comes from the GGUF's own metadata (llama-cpp-python reads
+`tokenizer.chat_template` when no chat format is forced), so any instruct
+model works without hard-coding one family's prompt format. The file is
+verified against its pinned SHA-256 before it is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from vigie.config import Settings
+from vigie.models import verify_llm_file
+
+log = logging.getLogger(__name__)
+
+
+class LLMError(RuntimeError):
+    """The model could not be loaded or run; the message says what to do."""
+
+
+class LocalLLM:
+    def __init__(
+        self,
+        path: Path,
+        expected_sha256: str | None = None,
+        context: int = 4096,
+        threads: int | None = None,
+        batch: int = 512,
+        n_gpu_layers: int = 0,
+        use_mmap: bool = False,
+    ) -> None:
+        verify_llm_file(path, expected_sha256)
+        import llama_cpp
+
+        if n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
+            raise LLMError(
+                f"n_gpu_layers={n_gpu_layers} asks for GPU offload, but this llama-cpp-python "
+                "build has no GPU support; set VIGIE_N_GPU_LAYERS=0 or install a CUDA build"
+            )
+        self.path = path
+        self.context = context
+        self._llama = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=context,
+            n_threads=threads or os.cpu_count() or 1,
+            n_batch=batch,
+            n_gpu_layers=n_gpu_layers,
+            use_mmap=use_mmap,
+            verbose=False,
+        )
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise LLMError(
+                f"{path.name} carries no chat template in its metadata; "
+                "Vigie needs an instruction-tuned GGUF"
+            )
+        log.info("LLM %s loaded (context %d, gpu layers %d)", path.name, context, n_gpu_layers)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalLLM:
+        return cls(
+            settings.resolved_llm_path,
+            expected_sha256=settings.llm_sha256,
+            context=settings.llm_context,
+            threads=settings.llm_threads,
+            batch=settings.llm_batch,
+            n_gpu_layers=settings.n_gpu_layers,
+            use_mmap=settings.use_mmap,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream_chat(
+        self, messages: list[dict[str, str]], max_tokens: int = 384, temperature: float = 0.1
+    ) -> Iterator[str]:
+        """Yield the answer's text as the model produces it."""
+        stream = self._llama.create_chat_completion(
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stream=True,
+        )
+        for part in stream:
+            delta = part["choices"][0].get("delta", {})  # type: ignore[index]
+            text = delta.get("content")
+            if text:
+                yield text
+

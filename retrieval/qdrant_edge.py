@@ -1,0 +1,191 @@
+"""The embedded store: a Qdrant Edge shard in one local directory (the default).
+
+Qdrant Edge runs in-process, with no server. A shard directory is opened by
+one process at a time (Edge locks its write-ahead log), so a second Vigie
+process on the same store gets a `StoreError` telling the user to close the
+first one. Every write is flushed before returning, so data survives a crash
+or an exit without `close()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import qdrant_edge as qe
+
+from retrieval.schema import DENSE_VECTOR, INTEGER_INDEXES, KEYWORD_INDEXES, SPARSE_VECTOR
+from retrieval.store import StoreError
+from vigie.contracts import Chunk, Clearance, Hit
+
+# Written by Edge next to the segments; its presence means the directory holds a shard.
+_CONFIG_FILE = "edge_config.json"
+
+
+def clearance_filter(clearance: Clearance, document_id: str | None = None) -> qe.Filter:
+    """Level at most the reader's, no caveat outside the reader's, optionally one document."""
+    must: list[qe.FieldCondition] = [
+        qe.FieldCondition("level", range=qe.RangeFloat(lte=int(clearance.level)))
+    ]
+    if document_id is not None:
+        must.append(qe.FieldCondition("document_id", match=qe.MatchValue(document_id)))
+    # must_not "has a caveat other than these": chunks without caveats always pass.
+    outside = qe.FieldCondition("caveats", match=qe.MatchExcept(sorted(clearance.caveats)))
+    return qe.Filter(must=must, must_not=[outside])
+
+
+class QdrantEdgeStore:
+    """`VectorStore` over one Qdrant Edge shard directory."""
+
+    def __init__(self, path: Path, shard: qe.EdgeShard | None) -> None:
+        self.path = path
+        self._shard = shard
+
+    @classmethod
+    def open(cls, path: Path) -> QdrantEdgeStore:
+        """Load the shard at `path`, or remember `path` for `ensure_collection` to create it."""
+        path = Path(path)
+        if not (path / _CONFIG_FILE).is_file():
+            return cls(path, None)
+        with _errors(path, "open"):
+            return cls(path, qe.EdgeShard.load(str(path)))
+
+    def ensure_collection(self, dimension: int) -> None:
+        if self._shard is None:
+            config = qe.EdgeConfig(
+                vectors={DENSE_VECTOR: qe.EdgeVectorParams(dimension, qe.Distance.Cosine)},
+                sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            )
+            with _errors(self.path, "create"):
+                self._shard = qe.EdgeShard.create(str(self.path), config)
+        else:
+            stored = self._stored_dimension()
+            if stored != dimension:
+                raise StoreError(
+                    f"the store at {self.path} holds {stored}-dimensional vectors but the "
+                    f"embedding model produces {dimension}-dimensional ones; use the embedding "
+                    "model the store was built with, or a new store path"
+                )
+        self._ensure_indexes()
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if not chunks:
+            return
+        points = [
+            qe.Point(chunk.chunk_id, {DENSE_VECTOR: [float(x) for x in vector]}, chunk.to_payload())
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        shard = self._require_shard()
+        with _errors(self.path, "write to"):
+            shard.update(qe.UpdateOperation.upsert_points(points))
+            shard.flush()
+
+    def delete_document(self, document_id: str) -> None:
+        if self._shard is None:
+            return
+        same_document = qe.FieldCondition("document_id", match=qe.MatchValue(document_id))
+        with _errors(self.path, "delete from"):
+            self._shard.update(
+                qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[same_document]))
+            )
+            self._shard.flush()
+
+    def search(
+        self,
+        vector: Sequence[float],
+        clearance: Clearance,
+        limit: int = 5,
+        document_id: str | None = None,
+    ) -> list[Hit]:
+        if self._shard is None:
+            return []
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR),
+            filter=clearance_filter(clearance, document_id),
+            with_payload=True,
+        )
+        with _errors(self.path, "search"):
+            points = self._shard.query(request)
+        return [Hit(Chunk.from_payload(point.payload or {}), point.score) for point in points]
+
+    def count(self, clearance: Clearance, document_id: str | None = None) -> int:
+        if self._shard is None:
+            return 0
+        request = qe.CountRequest(exact=True, filter=clearance_filter(clearance, document_id))
+        with _errors(self.path, "count in"):
+            return self._shard.count(request)
+
+    def optimize(self) -> bool:
+        """Merge and index segments now (after a large ingestion); True if anything changed."""
+        if self._shard is None:
+            return False
+        with _errors(self.path, "optimize"):
+            return self._shard.optimize()
+
+    def close(self) -> None:
+        if self._shard is None:
+            return
+        shard, self._shard = self._shard, None
+        with _errors(self.path, "close"):
+            shard.flush()
+            shard.close()
+
+    def __enter__(self) -> QdrantEdgeStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _require_shard(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise StoreError(
+                f"the store at {self.path} has no collection yet: "
+                "call ensure_collection(dimension) before writing"
+            )
+        return self._shard
+
+    def _stored_dimension(self) -> int:
+        # EdgeShard has no config getter: read the config Edge persisted with the shard.
+        try:
+            config = json.loads((self.path / _CONFIG_FILE).read_text(encoding="utf-8"))
+            return int(config["vectors"][DENSE_VECTOR]["size"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(
+                f"the store at {self.path} is not a Vigie store (no {DENSE_VECTOR!r} vector "
+                f"in {_CONFIG_FILE}: {exc})"
+            ) from None
+
+    def _ensure_indexes(self) -> None:
+        shard = self._require_shard()
+        wanted = {name: qe.PayloadSchemaType.Keyword for name in KEYWORD_INDEXES}
+        wanted |= {name: qe.PayloadSchemaType.Integer for name in INTEGER_INDEXES}
+        existing = shard.info().payload_schema
+        missing = {name: kind for name, kind in wanted.items() if name not in existing}
+        if not missing:
+            return
+        with _errors(self.path, "index"):
+            for name, kind in missing.items():
+                shard.update(qe.UpdateOperation.create_field_index(name, kind))
+            shard.flush()
+
+
+@contextmanager
+def _errors(path: Path, action: str) -> Iterator[None]:
+    """Turn Edge's bare exceptions into a `StoreError` a user can act on."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:  # Edge raises plain `Exception` with a text reason.
+        reason = str(exc)
+        if "WouldBlock" in reason:
+            raise StoreError(
+                f"the store at {path} is open in another Vigie process (its write-ahead log "
+                "is locked); close it and retry"
+            ) from exc
+        raise StoreError(f"could not {action} the store at {path}: {reason}") from exc

@@ -1,0 +1,210 @@
+"""The server store: a Qdrant server reached through qdrant-client.
+
+Chosen when `qdrant_url` is configured (a shared Qdrant on the local network,
+TLS when the URL is https). `QdrantServerStore.local()` runs the same code on
+qdrant-client's in-process local mode, which the tests use since no Qdrant
+server binary ships with Vigie. The collection schema and the clearance filter
+are the same as the embedded store's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ApiException
+
+from retrieval.schema import DENSE_VECTOR, INTEGER_INDEXES, KEYWORD_INDEXES, SPARSE_VECTOR
+from retrieval.store import StoreError
+from vigie.contracts import Chunk, Clearance, Hit
+
+
+def clearance_filter(clearance: Clearance, document_id: str | None = None) -> models.Filter:
+    """Level at most the reader's, no caveat outside the reader's, optionally one document."""
+    must: list[models.Condition] = [
+        models.FieldCondition(key="level", range=models.Range(lte=int(clearance.level)))
+    ]
+    if document_id is not None:
+        must.append(
+            models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
+        )
+    # must_not "has a caveat other than these": chunks without caveats always pass.
+    outside = models.FieldCondition(
+        key="caveats", match=models.MatchExcept(**{"except": sorted(clearance.caveats)})
+    )
+    return models.Filter(must=must, must_not=[outside])
+
+
+class QdrantServerStore:
+    """`VectorStore` over one collection of a Qdrant server (or of qdrant-client local mode)."""
+
+    def __init__(self, client: QdrantClient, collection: str, where: str, local: bool) -> None:
+        self.collection = collection
+        self._client = client
+        self._where = where  # the URL or path, for error messages
+        self._local = local
+        self._ready = False  # the collection is known to exist
+
+    @classmethod
+    def connect(
+        cls, url: str, api_key: str | None = None, collection: str = "vigie"
+    ) -> QdrantServerStore:
+        """Connect to the server at `url` and check that it answers."""
+        with _errors(
+            url,
+            "reach the Qdrant server at",
+            hint="check qdrant_url and that the server is running",
+        ):
+            client = QdrantClient(
+                url=url,
+                api_key=api_key,
+                https=url.lower().startswith("https://"),
+                timeout=30,
+                check_compatibility=False,
+            )
+            client.get_collections()
+        return cls(client, collection, url, local=False)
+
+    @classmethod
+    def local(cls, path: Path | None = None, collection: str = "vigie") -> QdrantServerStore:
+        """qdrant-client's local mode: on disk at `path`, in memory when `path` is None."""
+        where = ":memory:" if path is None else str(path)
+        with _errors(where, "open the local Qdrant store at"):
+            client = QdrantClient(location=":memory:") if path is None else QdrantClient(path=where)
+        return cls(client, collection, where, local=True)
+
+    def ensure_collection(self, dimension: int) -> None:
+        with self._guard():
+            if self._client.collection_exists(self.collection):
+                self._check_dimension(dimension)
+            else:
+                self._client.create_collection(
+                    self.collection,
+                    vectors_config={
+                        DENSE_VECTOR: models.VectorParams(
+                            size=dimension, distance=models.Distance.COSINE
+                        )
+                    },
+                    sparse_vectors_config={
+                        SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    },
+                )
+            if not self._local:  # local mode has no payload indexes (and warns about them)
+                self._ensure_indexes()
+        self._ready = True
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if not chunks:
+            return
+        points = [
+            models.PointStruct(
+                id=chunk.chunk_id,
+                vector={DENSE_VECTOR: [float(x) for x in vector]},
+                payload=chunk.to_payload(),
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        with self._guard():
+            self._client.upsert(self.collection, points=points, wait=True)
+
+    def delete_document(self, document_id: str) -> None:
+        if not self._exists():
+            return
+        same_document = models.FieldCondition(
+            key="document_id", match=models.MatchValue(value=document_id)
+        )
+        selector = models.FilterSelector(filter=models.Filter(must=[same_document]))
+        with self._guard():
+            self._client.delete(self.collection, points_selector=selector, wait=True)
+
+    def search(
+        self,
+        vector: Sequence[float],
+        clearance: Clearance,
+        limit: int = 5,
+        document_id: str | None = None,
+    ) -> list[Hit]:
+        if not self._exists():
+            return []
+        with self._guard():
+            response = self._client.query_points(
+                self.collection,
+                query=[float(x) for x in vector],
+                using=DENSE_VECTOR,
+                query_filter=clearance_filter(clearance, document_id),
+                limit=limit,
+                with_payload=True,
+            )
+        return [
+            Hit(Chunk.from_payload(point.payload or {}), point.score) for point in response.points
+        ]
+
+    def count(self, clearance: Clearance, document_id: str | None = None) -> int:
+        if not self._exists():
+            return 0
+        with self._guard():
+            result = self._client.count(
+                self.collection, count_filter=clearance_filter(clearance, document_id), exact=True
+            )
+        return result.count
+
+    def close(self) -> None:
+        with self._guard():
+            self._client.close()
+
+    def __enter__(self) -> QdrantServerStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _exists(self) -> bool:
+        if not self._ready:
+            with self._guard():
+                self._ready = self._client.collection_exists(self.collection)
+        return self._ready
+
+    def _check_dimension(self, dimension: int) -> None:
+        vectors = self._client.get_collection(self.collection).config.params.vectors
+        params = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+        if params is None:
+            raise StoreError(
+                f"collection {self.collection!r} at {self._where} has no {DENSE_VECTOR!r} "
+                "vector: it was not created by Vigie; choose another collection name"
+            )
+        if params.size != dimension:
+            raise StoreError(
+                f"collection {self.collection!r} at {self._where} holds {params.size}-dimensional "
+                f"vectors but the embedding model produces {dimension}-dimensional ones; use the "
+                "embedding model the collection was built with, or another collection"
+            )
+
+    def _ensure_indexes(self) -> None:
+        existing = self._client.get_collection(self.collection).payload_schema
+        wanted = {name: models.PayloadSchemaType.KEYWORD for name in KEYWORD_INDEXES}
+        wanted |= {name: models.PayloadSchemaType.INTEGER for name in INTEGER_INDEXES}
+        for name, schema in wanted.items():
+            if name not in existing:
+                self._client.create_payload_index(self.collection, name, schema, wait=True)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        with _errors(self._where, "use the Qdrant store at"):
+            yield
+
+
+@contextmanager
+def _errors(where: str, action: str, hint: str = "") -> Iterator[None]:
+    """Turn connection and server failures into a `StoreError` naming the URL or path."""
+    try:
+        yield
+    except StoreError:
+        raise
+    # RuntimeError: local mode's folder is locked by another client.
+    except (ApiException, OSError, RuntimeError) as exc:
+        suffix = f"; {hint}" if hint else ""
+        raise StoreError(f"could not {action} {where}: {exc}{suffix}") from exc

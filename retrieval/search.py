@@ -1,0 +1,64 @@
+"""Search: embed a query, ask the store with the reader's clearance.
+
+`Searcher` is the plain-Python core; `ArchiveRetriever` exposes it to
+llama-index as a retriever, numbering the sources in rank order so that the
+answer can cite them as [1], [2], ...
+"""
+
+from __future__ import annotations
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from retrieval.embedder import Embedder
+from retrieval.store import VectorStore
+from vigie.contracts import Clearance, Hit
+
+
+class Searcher:
+    def __init__(self, embedder: Embedder, store: VectorStore) -> None:
+        self.embedder = embedder
+        self.store = store
+
+    def search(self, query: str, clearance: Clearance, limit: int = 5) -> list[Hit]:
+        query = " ".join(query.split())
+        if not query:
+            return []
+        return self.store.search(self.embedder.embed_query(query), clearance, limit=limit)
+
+
+def hit_to_node(hit: Hit, number: int) -> NodeWithScore:
+    chunk = hit.chunk
+    node = TextNode(
+        id_=chunk.chunk_id,
+        text=chunk.text,
+        metadata={
+            "source": f"[{number}]",
+            "document": chunk.file_name,
+            "page": chunk.page,
+            "level": chunk.level.label,
+            "chunk_id": chunk.chunk_id,
+        },
+        excluded_llm_metadata_keys=["chunk_id"],
+        excluded_embed_metadata_keys=["source", "document", "page", "level", "chunk_id"],
+        metadata_template="{key}: {value}",
+        text_template="{metadata_str}\n{content}\n",
+    )
+    return NodeWithScore(node=node, score=hit.score)
+
+
+class ArchiveRetriever(BaseRetriever):
+    """A llama-index retriever over Vigie's store, bound to one reader's clearance."""
+
+    def __init__(self, searcher: Searcher, clearance: Clearance, top_k: int = 5) -> None:
+        super().__init__()
+        self._searcher = searcher
+        self._clearance = clearance
+        self._top_k = top_k
+        self.last_hits: list[Hit] = []
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        self.last_hits = self._searcher.search(
+            query_bundle.query_str, self._clearance, limit=self._top_k
+        )
+        return [hit_to_node(hit, n) for n, hit in enumerate(self.last_hits, start=1)]

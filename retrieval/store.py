@@ -1,0 +1,60 @@
+"""The store interface: what ingestion writes through and search reads through.
+
+Two adapters implement it: `QdrantEdgeStore` (embedded, the default) and
+`QdrantServerStore` (a Qdrant server through qdrant-client, or qdrant-client's
+local mode in tests). `open_store(settings)` picks one from the configuration.
+
+Every read takes a `Clearance`: the level and caveat filter is added to the
+Qdrant query itself by each adapter, never applied afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from vigie.config import Settings
+from vigie.contracts import Chunk, Clearance, Hit
+
+
+class StoreError(RuntimeError):
+    """The store could not be opened or used; the message says why and what to do."""
+
+
+class VectorStore(Protocol):
+    def ensure_collection(self, dimension: int) -> None:
+        """Create the collection (dense vector of `dimension`, sparse slot, payload indexes)."""
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or replace chunks by their deterministic chunk id."""
+
+    def delete_document(self, document_id: str) -> None:
+        """Remove every chunk of one document."""
+
+    def search(
+        self,
+        vector: Sequence[float],
+        clearance: Clearance,
+        limit: int = 5,
+        document_id: str | None = None,
+    ) -> list[Hit]:
+        """Nearest chunks the clearance allows, best first (score: higher is better)."""
+
+    def count(self, clearance: Clearance, document_id: str | None = None) -> int:
+        """How many chunks the clearance allows (optionally of one document)."""
+
+    def close(self) -> None:
+        """Flush and release the store (the embedded store holds a lock while open)."""
+
+
+def open_store(settings: Settings) -> VectorStore:
+    """The configured adapter: a Qdrant server when `qdrant_url` is set, else Qdrant Edge."""
+    if settings.qdrant_url:
+        from retrieval.qdrant_server import QdrantServerStore
+
+        return QdrantServerStore.connect(
+            settings.qdrant_url, api_key=settings.qdrant_api_key, collection=settings.collection
+        )
+    from retrieval.qdrant_edge import QdrantEdgeStore
+
+    return QdrantEdgeStore.open(settings.store_path)

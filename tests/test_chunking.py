@@ -1,0 +1,150 @@
+"""Chunking: pages kept apart, size limits held, titles carried as sections, stable ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.chunking import chunk_document, split_text
+from ingest.language import detect_language
+from ingest.parse import parse_file
+from vigie.config import Settings
+from vigie.contracts import Element, Level, SourceDocument
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "documents"
+SETTINGS = Settings(chunk_max_chars=300, chunk_soft_chars=200)
+
+
+@pytest.fixture(scope="module")
+def bylaw() -> SourceDocument:
+    """A real 4-page French bylaw with articles and fee tables (text layer, no OCR)."""
+    return parse_file(CORPUS / "fr-born-digital" / "alexis_2022-04-19-Rgl-1324-redevances-adopte.pdf", Settings())
+
+
+def make_doc(elements: list[Element]) -> SourceDocument:
+    return SourceDocument(
+        path="/archives/note.pdf",
+        sha256="ab" * 32,
+        file_name="note.pdf",
+        pages=max(e.page for e in elements),
+        elements=elements,
+    )
+
+
+def test_real_document_chunks_stay_on_their_page_and_under_the_limit(
+    bylaw: SourceDocument,
+) -> None:
+    chunks = chunk_document(bylaw, Level.DIFFUSION_RESTREINTE, ("SPÉCIAL FRANCE",), SETTINGS)
+
+    assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
+    assert {c.page for c in chunks} == {e.page for e in bylaw.elements}
+    assert all(0 < len(c.text) <= SETTINGS.chunk_max_chars for c in chunks)
+    assert all(c.text.strip() for c in chunks)
+    # Reading order: pages never go backwards.
+    assert [c.page for c in chunks] == sorted(c.page for c in chunks)
+    # Every chunk's text comes from elements of its own page.
+    for chunk in chunks:
+        page_words = {
+            word for e in bylaw.elements if e.page == chunk.page for word in e.text.split()
+        }
+        assert set(chunk.text.split()) <= page_words
+    assert {c.language for c in chunks} >= {"fr"}
+    assert all(c.level is Level.DIFFUSION_RESTREINTE for c in chunks)
+    assert all(c.caveats == ("SPÉCIAL FRANCE",) for c in chunks)
+    assert all(c.document_id == bylaw.sha256 and c.file_name == bylaw.file_name for c in chunks)
+    assert any(c.section for c in chunks)
+
+
+def test_chunk_ids_are_deterministic(bylaw: SourceDocument) -> None:
+    first = chunk_document(bylaw, Level.NON_PROTEGE, (), SETTINGS)
+    second = chunk_document(bylaw, Level.NON_PROTEGE, (), SETTINGS)
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
+    assert [c.text for c in first] == [c.text for c in second]
+    assert len({c.chunk_id for c in first}) == len(first)
+
+
+def test_titles_start_chunks_and_become_sections() -> None:
+    doc = make_doc(
+        [
+            Element("Préambule sans titre.", 1),
+            Element("CHAPITRE 1", 1, "Title"),
+            Element("DISPOSITIONS GÉNÉRALES", 1, "Title"),
+            Element("Le présent règlement s'applique à tout le territoire.", 1),
+            Element("Article 2", 1, "Title"),
+            Element("Les redevances sont payables avant le début des travaux.", 1),
+            Element("Elles sont calculées selon le tableau suivant.", 2),
+        ]
+    )
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
+
+    assert [(c.page, c.section) for c in chunks] == [
+        (1, ""),
+        (1, "DISPOSITIONS GÉNÉRALES"),
+        (1, "Article 2"),
+        (2, "Article 2"),
+    ]
+    assert chunks[1].text.startswith("CHAPITRE 1\n\nDISPOSITIONS GÉNÉRALES\n\nLe présent")
+    assert chunks[1].element_type == "NarrativeText"
+
+
+def test_long_paragraphs_split_at_sentences_and_tables_stand_alone() -> None:
+    sentence = "La commission a examiné la demande de démolition du bâtiment. "
+    table = " ".join(f"Ligne {i} 1 250,00 $" for i in range(60))
+    doc = make_doc(
+        [
+            Element("Introduction courte.", 1),
+            Element(sentence * 12, 1),
+            Element(table, 1, "Table"),
+            Element("Conclusion.", 1),
+        ]
+    )
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
+
+    assert all(len(c.text) <= SETTINGS.chunk_max_chars for c in chunks)
+    tables = [c for c in chunks if c.element_type == "Table"]
+    assert len(tables) >= 2
+    assert " ".join(c.text for c in tables) == table
+    prose = [c.text for c in chunks if c.element_type != "Table"]
+    # Cut between sentences: every prose chunk ends a sentence.
+    assert all(text.endswith(".") for text in prose)
+    assert chunks[-1].text == "Conclusion."
+    assert " ".join(" ".join(prose).split()) == " ".join(
+        ("Introduction courte. " + sentence * 12 + "Conclusion.").split()
+    )
+
+
+def test_split_text_falls_back_to_words_then_characters() -> None:
+    words = "mot " * 100
+    assert all(len(piece) <= 50 for piece in split_text(words, 50))
+    assert " ".join(split_text(words, 50)).split() == words.split()
+    assert split_text("x" * 120, 50) == ["x" * 50, "x" * 50, "x" * 20]
+
+
+def test_whitespace_elements_make_no_chunk() -> None:
+    doc = make_doc([Element("   \n ", 1), Element("Texte.", 2), Element("\t", 3)])
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
+    assert [(c.page, c.text, c.chunk_index) for c in chunks] == [(2, "Texte.", 0)]
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Le conseil municipal a adopté le règlement sur les redevances de développement.", "fr"),
+        ("The committee approved the demolition of the building on the main street.", "en"),
+        ("1324-2022", "fr"),  # nothing to tell: the default
+    ],
+)
+def test_language_heuristic(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+def test_chunk_language_follows_its_text() -> None:
+    doc = make_doc(
+        [
+            Element("Le rapport de la commission est adopté par le conseil.", 1),
+            Element("The report of the committee is adopted by the council.", 2),
+        ]
+    )
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
+    assert [c.language for c in chunks] == ["fr", "en"]

@@ -1,0 +1,227 @@
+"""One contract for every store adapter: the same tests run on Qdrant Edge and on
+qdrant-client (local mode), so both behave alike, filters included."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.qdrant_edge import QdrantEdgeStore
+from retrieval.qdrant_server import QdrantServerStore
+from retrieval.store import StoreError, VectorStore
+from vigie.contracts import Chunk, Clearance, Level
+
+DIM = 8
+REPO = Path(__file__).resolve().parents[1]
+SF = "SPÉCIAL FRANCE"
+EVERYTHING = Clearance(Level.TRES_SECRET, frozenset({SF, "OTAN"}))
+PUBLIC = Clearance(Level.NON_PROTEGE)
+
+
+def make_chunk(
+    document_id: str = "doc-a",
+    index: int = 0,
+    level: Level = Level.NON_PROTEGE,
+    caveats: tuple[str, ...] = (),
+) -> Chunk:
+    return Chunk(
+        document_id=document_id,
+        chunk_index=index,
+        text=f"Passage {index} du document {document_id} : état-major, « opération » ℓ.",
+        file_name=f"{document_id}.pdf",
+        source_path=f"/archives/{document_id}.pdf",
+        sha256=document_id,
+        page=index + 1,
+        element_type="NarrativeText",
+        language="fr",
+        level=level,
+        caveats=caveats,
+        section="Chapitre 2",
+        ocr=index % 2 == 1,
+    )
+
+
+def vectors(count: int, seed: int = 7) -> list[list[float]]:
+    """Deterministic random directions, far enough apart for an unambiguous nearest one."""
+    return np.random.default_rng(seed).normal(size=(count, DIM)).tolist()
+
+
+def near(vector: list[float]) -> list[float]:
+    return (np.asarray(vector) + 0.01).tolist()
+
+
+@pytest.fixture(params=["edge", "server-local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    if request.param == "edge":
+        opened: VectorStore = QdrantEdgeStore.open(tmp_path / "edge")
+    else:
+        opened = QdrantServerStore.local(None)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def ready(store: VectorStore) -> VectorStore:
+    store.ensure_collection(DIM)
+    return store
+
+
+def test_empty_store_finds_nothing(store: VectorStore) -> None:
+    query = vectors(1)[0]
+    assert store.search(query, EVERYTHING) == []
+    assert store.count(EVERYTHING) == 0
+    store.ensure_collection(DIM)
+    assert store.search(query, EVERYTHING) == []
+    assert store.count(EVERYTHING) == 0
+
+
+def test_nearest_chunk_comes_first_with_its_payload_intact(ready: VectorStore) -> None:
+    chunks = [make_chunk(index=i, caveats=(SF,) if i == 3 else ()) for i in range(5)]
+    vecs = vectors(5)
+    ready.upsert(chunks, vecs)
+
+    hits = ready.search(near(vecs[3]), EVERYTHING, limit=3)
+
+    assert len(hits) == 3
+    assert hits[0].chunk == chunks[3]
+    assert hits[0].score > 0.99
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_upserting_again_replaces_instead_of_duplicating(ready: VectorStore) -> None:
+    chunks = [make_chunk(index=i) for i in range(4)]
+    ready.upsert(chunks, vectors(4))
+    ready.upsert(chunks, vectors(4))
+    assert ready.count(EVERYTHING) == 4
+
+
+def test_level_filter_hides_chunks_above_the_clearance(ready: VectorStore) -> None:
+    public, secret = make_chunk(index=0), make_chunk(index=1, level=Level.SECRET)
+    vecs = vectors(2)
+    ready.upsert([public, secret], vecs)
+
+    restricted = Clearance(Level.DIFFUSION_RESTREINTE)
+    assert [h.chunk for h in ready.search(vecs[1], restricted)] == [public]
+    assert ready.count(restricted) == 1
+    cleared = Clearance(Level.SECRET)
+    assert ready.search(near(vecs[1]), cleared)[0].chunk == secret
+    assert ready.count(cleared) == 2
+
+
+def test_level_filter_runs_inside_the_query(ready: VectorStore) -> None:
+    # Ten secret chunks crowd the query; a post-filter on the top 1 would return nothing.
+    vecs = vectors(11)
+    secrets = [make_chunk(index=i, level=Level.SECRET) for i in range(10)]
+    query = vecs[0]
+    ready.upsert(secrets, [near(query)] * 10)
+    public = make_chunk(index=10)
+    ready.upsert([public], [vecs[10]])
+
+    assert [h.chunk for h in ready.search(query, PUBLIC, limit=1)] == [public]
+
+
+def test_caveats_need_every_one_in_the_clearance(ready: VectorStore) -> None:
+    plain = make_chunk(index=0, level=Level.SECRET)
+    special = make_chunk(index=1, level=Level.SECRET, caveats=(SF,))
+    both = make_chunk(index=2, level=Level.SECRET, caveats=(SF, "OTAN"))
+    vecs = vectors(3)
+    ready.upsert([plain, special, both], vecs)
+
+    without = Clearance(Level.SECRET)
+    assert [h.chunk for h in ready.search(vecs[1], without, limit=10)] == [plain]
+    assert ready.count(without) == 1
+
+    with_sf = Clearance(Level.SECRET, frozenset({SF}))
+    found = {h.chunk.chunk_index for h in ready.search(vecs[1], with_sf, limit=10)}
+    assert found == {0, 1}
+    assert ready.search(near(vecs[1]), with_sf)[0].chunk == special
+    assert ready.count(with_sf) == 2
+
+    assert ready.count(Clearance(Level.SECRET, frozenset({SF, "OTAN"}))) == 3
+
+
+def test_document_filter(ready: VectorStore) -> None:
+    a = [make_chunk("doc-a", i) for i in range(3)]
+    b = [make_chunk("doc-b", i) for i in range(2)]
+    vecs = vectors(5)
+    ready.upsert(a + b, vecs)
+
+    hits = ready.search(vecs[0], EVERYTHING, limit=10, document_id="doc-b")
+    assert {h.chunk.chunk_id for h in hits} == {c.chunk_id for c in b}
+    assert ready.count(EVERYTHING, document_id="doc-a") == 3
+    assert ready.count(EVERYTHING, document_id="doc-z") == 0
+
+
+def test_delete_document_removes_exactly_that_document(ready: VectorStore) -> None:
+    a = [make_chunk("doc-a", i) for i in range(3)]
+    b = [make_chunk("doc-b", i) for i in range(2)]
+    ready.upsert(a + b, vectors(5))
+
+    ready.delete_document("doc-a")
+
+    assert ready.count(EVERYTHING, document_id="doc-a") == 0
+    assert ready.count(EVERYTHING) == 2
+    remaining = ready.search(vectors(5)[0], EVERYTHING, limit=10)
+    assert sorted(h.chunk.chunk_index for h in remaining) == [0, 1]
+    assert {h.chunk.document_id for h in remaining} == {"doc-b"}
+    ready.delete_document("doc-unknown")  # no error
+    assert ready.count(EVERYTHING) == 2
+
+
+def test_dimension_mismatch_raises(ready: VectorStore) -> None:
+    ready.ensure_collection(DIM)  # same dimension: fine, idempotent
+    with pytest.raises(StoreError, match="16"):
+        ready.ensure_collection(16)
+
+
+def test_edge_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "edge"
+    store = QdrantEdgeStore.open(path)
+    store.ensure_collection(DIM)
+    chunks = [make_chunk(index=i, caveats=(SF,)) for i in range(3)]
+    vecs = vectors(3)
+    store.upsert(chunks, vecs)
+    store.close()
+
+    with QdrantEdgeStore.open(path) as reopened:
+        assert reopened.count(EVERYTHING) == 3
+        assert reopened.search(near(vecs[2]), EVERYTHING)[0].chunk == chunks[2]
+        reopened.ensure_collection(DIM)
+        with pytest.raises(StoreError, match="8-dimensional"):
+            reopened.ensure_collection(384)
+
+
+def test_edge_store_open_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "edge"
+    with QdrantEdgeStore.open(path) as first:
+        first.ensure_collection(DIM)
+        with pytest.raises(StoreError, match="open in another Vigie process"):
+            QdrantEdgeStore.open(path)
+
+        script = (
+            "import sys\nfrom retrieval.qdrant_edge import QdrantEdgeStore\n"
+            "from retrieval.store import StoreError\n"
+            "try:\n    QdrantEdgeStore.open(sys.argv[1])\n"
+            "except StoreError as e:\n    print(e)\n"
+        )
+        other = subprocess.run(
+            [sys.executable, "-c", script, str(path)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "open in another Vigie process" in other.stdout, other.stderr
+    # Released on close.
+    with QdrantEdgeStore.open(path) as again:
+        assert again.count(EVERYTHING) == 0
+
+
+def test_unreachable_server_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match=r"http://127\.0\.0\.1:9"):
+        QdrantServerStore.connect("http://127.0.0.1:9")

@@ -1,0 +1,1 @@
+"""Vigie's two faces: the `vigie` command line and the Streamlit app."""

