@@ -6,7 +6,10 @@ becomes the `section` of the chunks that follow, across pages, until the next
 Title. A chunk is closed once it reaches `chunk_soft_chars`, or before an
 element that would take it past `chunk_max_chars`; an element longer than the
 limit is split at sentence boundaries, then between words. A Table is always
-a chunk of its own (several if it is too long), typed "Table".
+a chunk of its own (several if it is too long), typed "Table". Running heads,
+footers and page numbers are left out: repeated on every page, they would
+only add noise to the search (they stay in the parsed document, where
+classification markings are read).
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ingest.language import detect_language
 from vigie.config import Settings
 from vigie.contracts import Chunk, Element, Level, SourceDocument
+from vigie.language import detect_language
 
 log = logging.getLogger(__name__)
 
 SEPARATOR = "\n\n"
+SKIPPED_TYPES = frozenset({"Header", "Footer", "PageNumber", "PageBreak"})
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+")
 _MAX_SECTION_CHARS = 200
 
@@ -149,7 +153,7 @@ def chunk_document(
     chunker = _Chunker(settings)
     for element in doc.elements:
         text = " ".join(element.text.split())
-        if text:
+        if text and element.element_type not in SKIPPED_TYPES:
             chunker.add(element, text)
     chunker.flush()
     document_language = detect_language(" ".join(e.text for e in doc.elements[:200]))

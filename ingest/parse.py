@@ -5,7 +5,9 @@ files apart. Then each page is judged on its own: a page whose text layer has
 at least `min_text_chars_per_page` characters takes its elements from
 unstructured's "fast" strategy (pdfminer, run once on the whole file); any
 other page is rendered with pypdfium2 near the scan's native resolution and
-OCRed by unstructured's "ocr_only" strategy (Tesseract). Images (PNG, JPEG,
+OCRed by unstructured's "ocr_only" strategy (Tesseract). A text page that
+"fast" returns nothing for (it gives up silently on some damaged files) keeps
+its text layer as pdfium reads it. Images (PNG, JPEG,
 multi-page TIFF) are OCRed frame by frame. The "auto" and "hi_res" strategies
 are never used: they need a layout model from the Hugging Face hub.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -149,46 +152,57 @@ def _native_dpi(page: Any, settings: Settings) -> int:
     return round(min(max(dpi, settings.ocr_min_dpi), settings.ocr_max_dpi))
 
 
-def _text_chars(page: Any) -> int:
+def _page_text(page: Any) -> str:
     textpage = page.get_textpage()
     try:
-        return sum(1 for char in textpage.get_text_bounded() if not char.isspace())
+        return textpage.get_text_bounded()
     finally:
         textpage.close()
+
+
+def _layer_elements(text: str, page: int) -> list[Element]:
+    """A page's raw text layer as elements, one per paragraph (pdfium marks none: one)."""
+    paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", text))
+    return [Element(text=p, page=page, element_type="UncategorizedText") for p in paragraphs if p]
 
 
 def _fast_elements(path: Path, settings: Settings) -> list[Element]:
     from unstructured.partition.pdf import partition_pdf
 
-    raw = partition_pdf(
-        filename=str(path), strategy="fast", languages=list(settings.ocr_languages)
-    )
+    raw = partition_pdf(filename=str(path), strategy="fast", languages=list(settings.ocr_languages))
     return _to_elements(raw)
 
 
-def _parse_pdf(path: Path, settings: Settings, workdir: Path) -> tuple[int, list[Element], list[int]]:
+def _parse_pdf(
+    path: Path, settings: Settings, workdir: Path
+) -> tuple[int, list[Element], list[int]]:
     import pypdfium2 as pdfium
 
     _check_pdf(path)
     pdf = pdfium.PdfDocument(path)
     try:
         page_count = len(pdf)
+        texts = {number: _page_text(pdf[number - 1]) for number in range(1, page_count + 1)}
         text_pages = {
             number
-            for number in range(1, page_count + 1)
-            if _text_chars(pdf[number - 1]) >= settings.min_text_chars_per_page
+            for number, text in texts.items()
+            if sum(not char.isspace() for char in text) >= settings.min_text_chars_per_page
         }
         by_page: dict[int, list[Element]] = {}
         if text_pages:
             for element in _fast_elements(path, settings):
                 if element.page in text_pages:
                     by_page.setdefault(element.page, []).append(element)
-        # "fast" can skip a file silently (a page it deems too complex, an error it logs at
-        # debug level): such pages are OCRed rather than lost.
+        # "fast" drops pages, or whole files, silently (pdfminer choking on a damaged file,
+        # a page it deems too complex): their text layer is then taken as pdfium reads it.
         missed = sorted(text_pages - by_page.keys())
         if missed:
-            log.warning("%s: no text extracted from pages %s, OCRing them", path.name, missed)
-        ocr_pages = sorted((set(range(1, page_count + 1)) - text_pages) | set(missed))
+            log.warning(
+                "%s: fast strategy missed pages %s, using their raw text", path.name, missed
+            )
+            for number in missed:
+                by_page[number] = _layer_elements(texts[number], number)
+        ocr_pages = sorted(set(range(1, page_count + 1)) - text_pages)
         for number in ocr_pages:
             page = pdf[number - 1]
             dpi = _native_dpi(page, settings)
@@ -222,7 +236,9 @@ def _frames(path: Path, settings: Settings) -> Iterator[Any]:
             yield converted
 
 
-def _parse_image(path: Path, settings: Settings, workdir: Path) -> tuple[int, list[Element], list[int]]:
+def _parse_image(
+    path: Path, settings: Settings, workdir: Path
+) -> tuple[int, list[Element], list[int]]:
     elements: list[Element] = []
     pages = 0
     for number, frame in enumerate(_frames(path, settings), start=1):

@@ -23,6 +23,7 @@ from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from vigie.config import Settings
 from vigie.contracts import FileOutcome, Level
+from vigie.models import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,7 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]
             files.append(path)
         elif path.is_dir():
             found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
             )
             if not found:
                 problems.append(
@@ -128,24 +127,35 @@ class IngestPipeline:
         if not os.access(path, os.R_OK):
             return FileOutcome(str(path), "quarantined", "cannot read file: permission denied")
         try:
+            sha256 = sha256_of(path)
+        except OSError as exc:
+            return FileOutcome(str(path), "quarantined", f"cannot read file: {exc.strerror}")
+        known = self.ledger.get(sha256)
+        if known is not None and known.state == "ingested":
+            return FileOutcome(
+                str(path),
+                "unchanged",
+                "already ingested",
+                known.pages,
+                known.chunks,
+                known.ocr_pages,
+                time.perf_counter() - started,
+            )
+        try:
             document = parse_file(path, self.settings)
         except UnreadableFile as exc:
             outcome = FileOutcome(str(path), "quarantined", str(exc))
-            self._record_quarantine(path, outcome)
+            self._record_quarantine(path, outcome, sha256)
             return outcome
-
-        known = self.ledger.get(document.sha256)
-        if known is not None and known.state == "ingested":
-            return FileOutcome(
-                str(path), "unchanged", "already ingested", known.pages, known.chunks,
-                known.ocr_pages, time.perf_counter() - started,
-            )
 
         chunks = chunk_document(document, level, caveats, self.settings)
         if not chunks:
             outcome = FileOutcome(
-                str(path), "quarantined", "no readable text on any page (blank or unreadable scan)",
-                pages=document.pages, ocr_pages=len(document.ocr_pages),
+                str(path),
+                "quarantined",
+                "no readable text on any page (blank or unreadable scan)",
+                pages=document.pages,
+                ocr_pages=len(document.ocr_pages),
             )
             self._record_quarantine(path, outcome, document.sha256)
             return outcome
@@ -164,28 +174,38 @@ class IngestPipeline:
 
         self.ledger.record(
             LedgerEntry(
-                sha256=document.sha256, path=str(path), file_name=document.file_name,
-                state="ingested", reason="", pages=document.pages, chunks=len(chunks),
-                ocr_pages=len(document.ocr_pages), level=int(level),
+                sha256=document.sha256,
+                path=str(path),
+                file_name=document.file_name,
+                state="ingested",
+                reason="",
+                pages=document.pages,
+                chunks=len(chunks),
+                ocr_pages=len(document.ocr_pages),
+                level=int(level),
             )
         )
         return FileOutcome(
-            str(path), "ingested", "", document.pages, len(chunks), len(document.ocr_pages),
+            str(path),
+            "ingested",
+            "",
+            document.pages,
+            len(chunks),
+            len(document.ocr_pages),
             time.perf_counter() - started,
         )
 
-    def _record_quarantine(self, path: Path, outcome: FileOutcome, sha256: str = "") -> None:
-        if not sha256:
-            try:
-                from ingest.parse import _sha256
-
-                sha256 = _sha256(path)
-            except OSError:
-                return
+    def _record_quarantine(self, path: Path, outcome: FileOutcome, sha256: str) -> None:
         self.ledger.record(
             LedgerEntry(
-                sha256=sha256, path=str(path), file_name=path.name, state="quarantined",
-                reason=outcome.reason, pages=outcome.pages, chunks=0,
-                ocr_pages=outcome.ocr_pages, level=None,
+                sha256=sha256,
+                path=str(path),
+                file_name=path.name,
+                state="quarantined",
+                reason=outcome.reason,
+                pages=outcome.pages,
+                chunks=0,
+                ocr_pages=outcome.ocr_pages,
+                level=None,
             )
         )

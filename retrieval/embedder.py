@@ -33,7 +33,7 @@ class Embedder:
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
         log.info("embedder %s loaded (%d dimensions)", path.name, self.dimension)
 
     @classmethod

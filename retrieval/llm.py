@@ -95,4 +95,3 @@ class LocalLLM:
             text = delta.get("content")
             if text:
                 yield text
-

@@ -28,21 +28,20 @@ class Searcher:
 
 
 def hit_to_node(hit: Hit, number: int) -> NodeWithScore:
+    """A llama-index node whose text, as the LLM sees it, starts with its source number."""
     chunk = hit.chunk
     node = TextNode(
         id_=chunk.chunk_id,
-        text=chunk.text,
+        text=f"[{number}] (document {chunk.file_name}, page {chunk.page})\n{chunk.text}\n",
         metadata={
-            "source": f"[{number}]",
+            "source": number,
             "document": chunk.file_name,
             "page": chunk.page,
             "level": chunk.level.label,
             "chunk_id": chunk.chunk_id,
         },
-        excluded_llm_metadata_keys=["chunk_id"],
+        excluded_llm_metadata_keys=["source", "document", "page", "level", "chunk_id"],
         excluded_embed_metadata_keys=["source", "document", "page", "level", "chunk_id"],
-        metadata_template="{key}: {value}",
-        text_template="{metadata_str}\n{content}\n",
     )
     return NodeWithScore(node=node, score=hit.score)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import chunk_document, split_text
-from ingest.language import detect_language
 from ingest.parse import parse_file
 from vigie.config import Settings
 from vigie.contracts import Element, Level, SourceDocument
+from vigie.language import detect_language
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "documents"
 SETTINGS = Settings(chunk_max_chars=300, chunk_soft_chars=200)
@@ -19,7 +19,9 @@ SETTINGS = Settings(chunk_max_chars=300, chunk_soft_chars=200)
 @pytest.fixture(scope="module")
 def bylaw() -> SourceDocument:
     """A real 4-page French bylaw with articles and fee tables (text layer, no OCR)."""
-    return parse_file(CORPUS / "fr-born-digital" / "alexis_2022-04-19-Rgl-1324-redevances-adopte.pdf", Settings())
+    return parse_file(
+        CORPUS / "fr-born-digital" / "alexis_2022-04-19-Rgl-1324-redevances-adopte.pdf", Settings()
+    )
 
 
 def make_doc(elements: list[Element]) -> SourceDocument:
@@ -121,8 +123,17 @@ def test_split_text_falls_back_to_words_then_characters() -> None:
     assert split_text("x" * 120, 50) == ["x" * 50, "x" * 50, "x" * 20]
 
 
-def test_whitespace_elements_make_no_chunk() -> None:
-    doc = make_doc([Element("   \n ", 1), Element("Texte.", 2), Element("\t", 3)])
+def test_blank_elements_and_running_heads_make_no_chunk() -> None:
+    doc = make_doc(
+        [
+            Element("   \n ", 1),
+            Element("Règlement 1324 – page 2", 2, "Header"),
+            Element("Texte.", 2),
+            Element("2", 2, "PageNumber"),
+            Element("\t", 3),
+            Element("Règlement 1324 – page 3", 3, "Footer"),
+        ]
+    )
     chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
     assert [(c.page, c.text, c.chunk_index) for c in chunks] == [(2, "Texte.", 0)]
 

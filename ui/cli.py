@@ -98,7 +98,9 @@ def ingest(
     caveat: Annotated[
         list[str] | None, typer.Option(help="Caveat of the batch (repeatable).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the batch report as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the batch report as JSON.")
+    ] = False,
 ) -> None:
     """Parse, OCR, chunk, embed and store PDFs and images; bad files go to quarantine.
 

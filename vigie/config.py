@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     n_gpu_layers: int = 0  # 0 = CPU only, -1 = every layer on the GPU
     use_mmap: bool = False  # measured: mmap made the first calls 4x slower here
     max_answer_tokens: int = 384
-    temperature: float = 0.1
+    temperature: float = 0.0  # greedy: the same question gives the same answer
 
     # Store: Qdrant Edge in HOME/qdrant unless a server URL is given.
     qdrant_url: str | None = None

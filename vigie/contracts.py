@@ -69,7 +69,12 @@ _ALIASES: dict[str, Level] = {
             "NATO SECRET",
             "CONFIDENTIAL",
         ],
-        Level.TRES_SECRET: ["TRÈS SECRET", "TRÈS SECRET DÉFENSE", "COSMIC TOP SECRET", "TOP SECRET"],
+        Level.TRES_SECRET: [
+            "TRÈS SECRET",
+            "TRÈS SECRET DÉFENSE",
+            "COSMIC TOP SECRET",
+            "TOP SECRET",
+        ],
     }.items()
     for name in names
 }

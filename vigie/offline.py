@@ -30,6 +30,7 @@ OFFLINE_ENVIRONMENT = {
     # unstructured's usage ping and every library honouring the conventions.
     "DO_NOT_TRACK": "1",
     "SCARF_NO_ANALYTICS": "1",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
     "ANONYMIZED_TELEMETRY": "False",
     # Streamlit usage statistics.
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",

@@ -1,0 +1,97 @@
+"""Shared fixtures: real models, real Qdrant Edge, real sample PDFs.
+
+The stand-in models are prepared once into the repository's models folder
+(`VIGIE_MODELS_DIR`, default `.vigie/models`) and shared; every test that
+writes gets its own `VIGIE_HOME` under pytest's tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vigie.offline import apply_offline_environment
+
+apply_offline_environment()
+
+from vigie.config import Settings  # noqa: E402
+from vigie.models import prepare_standin_models  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+CORPUS = ROOT.parent / "shared" / "corpus" / "documents"
+VIGIE = [sys.executable, "-m", "ui.cli"]
+
+# The question whose answer sits on a scanned, image-only French page (p. 3).
+SCANNED_DOC = "tapus_an-96AP-journal-1914-1917.pdf"
+SCANNED_QUESTION = "Quel croiseur attendait M. Poincaré à Dunkerque ?"
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    path = Path(os.environ.get("VIGIE_MODELS_DIR", ROOT / ".vigie" / "models")).resolve()
+    prepare_standin_models(path)
+    return path
+
+
+@pytest.fixture()
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture()
+def settings(home: Path, models_dir: Path) -> Settings:
+    return Settings(home=home, models_dir=models_dir)
+
+
+def can_unshare_network() -> bool:
+    """True when this process may run a command in a new, empty network namespace."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+def run_vigie(
+    args: list[str], home: Path, models_dir: Path, offline: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the `vigie` CLI as a user would; with `offline`, in a namespace with no network.
+
+    The network guard logs every attempt to reach a non-loopback address to
+    VIGIE_NETWORK_LOG, so a test can fail on any attempt, not only on a crash.
+    """
+    environment = dict(os.environ)
+    environment.update(
+        VIGIE_HOME=str(home),
+        VIGIE_MODELS_DIR=str(models_dir),
+        VIGIE_NETWORK_LOG=str(home.parent / "network-attempts.log"),
+        PYTHONPATH=str(ROOT),
+        **env,
+    )
+    command = [*VIGIE, *args]
+    if offline and can_unshare_network():
+        command = ["unshare", "-n", *command]
+    return subprocess.run(
+        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1800
+    )
+
+
+def network_attempts(home: Path) -> list[str]:
+    log = home.parent / "network-attempts.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Path:
+    """A Vigie home with samples/ ingested once, through the CLI, with no network."""
+    home = tmp_path_factory.mktemp("samples") / "home"
+    result = run_vigie(["ingest", str(SAMPLES), "--json"], home, models_dir)
+    assert result.returncode == 0, result.stderr
+    assert network_attempts(home) == []
+    (home / "ingest-report.json").write_text(result.stdout)
+    return home

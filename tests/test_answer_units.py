@@ -1,0 +1,31 @@
+"""Citation parsing and resolution (no model needed)."""
+
+from __future__ import annotations
+
+from retrieval.answer import cited_numbers, resolve_citations
+from vigie.contracts import Chunk, Hit, Level
+
+
+def make_hit(name: str, page: int, score: float) -> Hit:
+    chunk = Chunk(
+        document_id=name, chunk_index=page, text="t", file_name=name, source_path=name,
+        sha256=name, page=page, element_type="NarrativeText", language="fr",
+        level=Level.NON_PROTEGE,
+    )  # fmt: skip
+    return Hit(chunk, score)
+
+
+def test_cited_numbers_in_order_without_duplicates() -> None:
+    assert cited_numbers("A [2]. B [1, 3]. C [2][4] and [x] [12]") == [2, 1, 3, 4, 12]
+
+
+def test_citations_resolve_to_document_and_page_and_drop_unknown_numbers() -> None:
+    hits = [make_hit("a.pdf", 1, 0.9), make_hit("b.pdf", 7, 0.5)]
+    citations = resolve_citations("Oui [2]. Non [5].", hits)
+    assert [(c.document, c.page, c.cited) for c in citations] == [("b.pdf", 7, True)]
+
+
+def test_without_markers_every_source_is_listed_as_consulted() -> None:
+    hits = [make_hit("a.pdf", 1, 0.9), make_hit("b.pdf", 7, 0.5)]
+    citations = resolve_citations("Une réponse sans marqueur.", hits)
+    assert [(c.number, c.cited) for c in citations] == [(1, False), (2, False)]

@@ -1,0 +1,68 @@
+"""The whole path, PDF to cited answer, through the CLI, with the network unavailable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import (
+    SAMPLES,
+    SCANNED_DOC,
+    SCANNED_QUESTION,
+    network_attempts,
+    run_vigie,
+)
+
+
+def test_every_sample_is_ingested_with_pages_and_chunks(sample_home: Path) -> None:
+    report = json.loads((sample_home / "ingest-report.json").read_text())
+    files = {Path(f["path"]).name: f for f in report["files"]}
+    assert set(files) == {p.name for p in SAMPLES.glob("*.pdf")}
+    assert all(f["state"] == "ingested" for f in files.values()), files
+    assert all(f["chunks"] > 0 for f in files.values())
+    # Image-only scans went through OCR, born-digital files did not.
+    assert files[SCANNED_DOC]["ocr_pages"] == 9
+    assert files["plumber_2023-06-20-PV.pdf"]["ocr_pages"] == 0
+
+
+def test_search_finds_the_scanned_french_page(sample_home: Path, models_dir: Path) -> None:
+    result = run_vigie(["search", "croiseur Colbert Dunkerque", "--json"], sample_home, models_dir)
+    assert result.returncode == 0, result.stderr
+    results = json.loads(result.stdout)["results"]
+    assert (results[0]["document"], results[0]["page"]) == (SCANNED_DOC, 3)
+    assert "Colbert" in results[0]["text"]
+    assert network_attempts(sample_home) == []
+
+
+def test_ask_answers_from_a_scanned_page_and_cites_it(sample_home: Path, models_dir: Path) -> None:
+    result = run_vigie(["ask", SCANNED_QUESTION, "--json"], sample_home, models_dir)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["answered"] is True
+    assert answer["answer"].strip()
+    cited = {(c["document"], c["page"]) for c in answer["citations"]}
+    assert (SCANNED_DOC, 3) in cited
+    for citation in answer["citations"]:
+        assert set(citation) >= {"document", "page", "chunk_id", "score"}
+        assert citation["page"] >= 1
+    assert answer["timings"]["total"] > 0
+    assert network_attempts(sample_home) == []
+
+
+def test_ask_streams_text_then_lists_sources(sample_home: Path, models_dir: Path) -> None:
+    result = run_vigie(["ask", "Who wrote the LinnSequencer brochure?"], sample_home, models_dir)
+    assert result.returncode == 0, result.stderr
+    body, _, sources = result.stdout.partition("\nSources")
+    assert body.strip()
+    assert ", page " in sources
+    assert "Traceback" not in result.stderr
+
+
+def test_second_ingest_of_the_same_files_changes_nothing(
+    sample_home: Path, models_dir: Path
+) -> None:
+    result = run_vigie(["ingest", str(SAMPLES), "--json"], sample_home, models_dir)
+    assert result.returncode == 0, result.stderr
+    totals = json.loads(result.stdout)["totals"]
+    assert totals["unchanged"] == len(list(SAMPLES.glob("*.pdf")))
+    assert totals["ingested"] == 0
