@@ -27,12 +27,24 @@ class Searcher:
         return self.store.search(self.embedder.embed_query(query), clearance, limit=limit)
 
 
+def _fence(text: str) -> str:
+    """A passage cannot close its own fence (documents are data, not instructions)."""
+    return text.replace("<extrait", "‹extrait").replace("</extrait", "‹/extrait")
+
+
+def _attr(value: str) -> str:
+    return value.replace('"', "'").replace("<", "‹").replace(">", "›")
+
+
 def hit_to_node(hit: Hit, number: int) -> NodeWithScore:
-    """A llama-index node whose text, as the LLM sees it, starts with its source number."""
+    """A llama-index node whose text, as the LLM sees it, is a numbered, fenced passage."""
     chunk = hit.chunk
     node = TextNode(
         id_=chunk.chunk_id,
-        text=f"[{number}] (document {chunk.file_name}, page {chunk.page})\n{chunk.text}\n",
+        text=(
+            f'<extrait n="{number}" document="{_attr(chunk.file_name)}" page="{chunk.page}">\n'
+            f"{_fence(chunk.text)}\n</extrait>"
+        ),
         metadata={
             "source": number,
             "document": chunk.file_name,

@@ -29,3 +29,11 @@ def test_without_markers_every_source_is_listed_as_consulted() -> None:
     hits = [make_hit("a.pdf", 1, 0.9), make_hit("b.pdf", 7, 0.5)]
     citations = resolve_citations("Une réponse sans marqueur.", hits)
     assert [(c.number, c.cited) for c in citations] == [(1, False), (2, False)]
+
+
+def test_sentences_without_markers_are_attributed_by_shared_words() -> None:
+    hits = [make_hit("a.pdf", 1, 0.9), make_hit("b.pdf", 3, 0.5)]
+    hits[0].chunk.text = "Le budget municipal de 2022 prévoit des redevances."
+    hits[1].chunk.text = "Le Président partit de Dunkerque sur le croiseur Colbert."
+    citations = resolve_citations("Le croiseur Colbert attendait à Dunkerque.", hits)
+    assert [(c.document, c.page, c.how) for c in citations] == [("b.pdf", 3, "overlap")]

@@ -39,7 +39,7 @@ def test_ask_answers_from_a_scanned_page_and_cites_it(sample_home: Path, models_
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["answered"] is True
-    assert answer["answer"].strip()
+    assert "Colbert" in answer["answer"]  # the cruiser, read by OCR from the scan
     cited = {(c["document"], c["page"]) for c in answer["citations"]}
     assert (SCANNED_DOC, 3) in cited
     for citation in answer["citations"]:

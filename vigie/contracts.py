@@ -194,6 +194,7 @@ class Citation:
     chunk_id: str
     score: float
     cited: bool
+    how: str = "marker"  # "marker": the model wrote [n]; "overlap": by shared words; "given"
 
     def to_dict(self) -> dict:
         return {
@@ -203,6 +204,7 @@ class Citation:
             "chunk_id": self.chunk_id,
             "score": round(self.score, 4),
             "cited": self.cited,
+            "how": self.how,
         }
 
 

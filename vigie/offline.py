@@ -27,6 +27,8 @@ OFFLINE_ENVIRONMENT = {
     "HF_DATASETS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
     # unstructured's usage ping and every library honouring the conventions.
     "DO_NOT_TRACK": "1",
     "SCARF_NO_ANALYTICS": "1",
