@@ -22,7 +22,6 @@ the two is installed, and refuses to download anything.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import re
 import tempfile
@@ -35,6 +34,7 @@ from ingest.errors import UnreadableFile
 from ingest.filetypes import sniff
 from vigie.config import Settings
 from vigie.contracts import Element, SourceDocument
+from vigie.models import sha256_of
 from vigie.offline import apply_offline_environment
 
 # Before anything imports unstructured: no telemetry ping, Tesseract single-threaded.
@@ -86,14 +86,6 @@ def _short(exc: BaseException, path: Path | None = None) -> str:
         message = message.replace(str(path), path.name)
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return text[:_MAX_REASON_CHARS]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _to_elements(raw: list[Any], page: int | None = None, ocr: bool = False) -> list[Element]:
@@ -260,7 +252,7 @@ def parse_file(path: Path, settings: Settings) -> SourceDocument:
     _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
     started = time.perf_counter()
     try:
-        sha256 = _sha256(path)
+        sha256 = sha256_of(path)
         with tempfile.TemporaryDirectory(prefix="vigie-ocr-") as tmp:
             parser = _parse_pdf if kind == "pdf" else _parse_image
             pages, elements, ocr_pages = parser(path, settings, Path(tmp))
