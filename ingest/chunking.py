@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 SEPARATOR = "\n\n"
 SKIPPED_TYPES = frozenset({"Header", "Footer", "PageNumber", "PageBreak"})
+# A running head or page number is short; a longer "Header" is body text the parser
+# mislabelled (a paragraph at the very top of a page) and is kept.
+_MAX_RUNNING_HEAD_CHARS = 80
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+")
 _MAX_SECTION_CHARS = 200
 
@@ -153,7 +156,10 @@ def chunk_document(
     chunker = _Chunker(settings)
     for element in doc.elements:
         text = " ".join(element.text.split())
-        if text and element.element_type not in SKIPPED_TYPES:
+        running_head = (
+            element.element_type in SKIPPED_TYPES and len(text) <= _MAX_RUNNING_HEAD_CHARS
+        )
+        if text and not running_head:
             chunker.add(element, text)
     chunker.flush()
     document_language = detect_language(" ".join(e.text for e in doc.elements[:200]))

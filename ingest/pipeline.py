@@ -18,11 +18,12 @@ from pathlib import Path
 from ingest.chunking import chunk_document
 from ingest.errors import UnreadableFile
 from ingest.ledger import Ledger, LedgerEntry
+from ingest.markings import DEFAULT_CAVEATS, document_marking, fold, read_markings
 from ingest.parse import parse_file
 from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from vigie.config import Settings
-from vigie.contracts import FileOutcome, Level
+from vigie.contracts import FileOutcome, Level, SourceDocument
 from vigie.models import sha256_of
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ class BatchReport:
             "seconds": round(self.seconds, 2),
             "files": [o.to_dict() for o in self.outcomes],
         }
+
+
+def canonical_caveats(caveats: Iterable[str]) -> tuple[str, ...]:
+    """Declared caveats in their written form ("special france" -> "SPÉCIAL FRANCE")."""
+    known = {fold(c): c for c in DEFAULT_CAVEATS}
+    return tuple(sorted({known.get(fold(c), c.strip().upper()) for c in caveats if c.strip()}))
 
 
 def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
@@ -98,8 +105,7 @@ class IngestPipeline:
         show_bar: bool | None = None,
     ) -> BatchReport:
         started = time.perf_counter()
-        level = level if level is not None else self.settings.unmarked()
-        caveat_tuple = tuple(sorted({c.strip().upper() for c in caveats if c.strip()}))
+        caveat_tuple = canonical_caveats(caveats)
         files, problems = collect_files(paths)
         report = BatchReport(outcomes=list(problems))
         self.store.ensure_collection(self.embedder.dimension)
@@ -122,7 +128,25 @@ class IngestPipeline:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_one(self, path: Path, level: Level, caveats: tuple[str, ...]) -> FileOutcome:
+    def classify(
+        self, document: SourceDocument, declared: Level | None, caveats: tuple[str, ...]
+    ) -> tuple[Level, tuple[str, ...]]:
+        """The document's level and caveats: the highest of its markings and the declaration.
+
+        A declaration can raise what the markings say, never lower it. A document
+        with neither takes the site's level for unmarked documents.
+        """
+        pages: dict[int, list[str]] = {}
+        for element in document.elements:
+            pages.setdefault(element.page, []).append(element.text)
+        found, found_caveats = document_marking(
+            read_markings(sorted((page, "\n".join(lines)) for page, lines in pages.items()))
+        )
+        levels = [lvl for lvl in (found, declared) if lvl is not None]
+        level = max(levels) if levels else self.settings.unmarked()
+        return level, tuple(sorted(set(caveats) | set(found_caveats)))
+
+    def _ingest_one(self, path: Path, level: Level | None, caveats: tuple[str, ...]) -> FileOutcome:
         started = time.perf_counter()
         if not os.access(path, os.R_OK):
             return FileOutcome(str(path), "quarantined", "cannot read file: permission denied")
@@ -140,6 +164,7 @@ class IngestPipeline:
                 known.chunks,
                 known.ocr_pages,
                 time.perf_counter() - started,
+                level=Level(known.level).label if known.level is not None else "",
             )
         try:
             document = parse_file(path, self.settings)
@@ -148,6 +173,7 @@ class IngestPipeline:
             self._record_quarantine(path, outcome, sha256)
             return outcome
 
+        level, caveats = self.classify(document, level, caveats)
         chunks = chunk_document(document, level, caveats, self.settings)
         if not chunks:
             outcome = FileOutcome(
@@ -193,6 +219,8 @@ class IngestPipeline:
             len(chunks),
             len(document.ocr_pages),
             time.perf_counter() - started,
+            level=level.label,
+            caveats=list(caveats),
         )
 
     def _record_quarantine(self, path: Path, outcome: FileOutcome, sha256: str) -> None:

@@ -159,3 +159,17 @@ def test_chunk_language_follows_its_text() -> None:
     )
     chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
     assert [c.language for c in chunks] == ["fr", "en"]
+
+
+def test_long_text_labelled_header_is_kept_short_running_heads_are_not() -> None:
+    body = "Rapport sur la logistique du port de Brest et le ravitaillement des navires. " * 2
+    doc = SourceDocument(
+        path="x.pdf", sha256="h" * 64, file_name="x.pdf", pages=1,
+        elements=[
+            Element("DIFFUSION RESTREINTE", 1, "Header"),
+            Element(body.strip(), 1, "Header"),
+            Element("3", 1, "PageNumber"),
+        ],
+    )  # fmt: skip
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), Settings())
+    assert [c.text for c in chunks] == [body.strip()]

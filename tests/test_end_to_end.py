@@ -20,6 +20,8 @@ def test_every_sample_is_ingested_with_pages_and_chunks(sample_home: Path) -> No
     assert set(files) == {p.name for p in SAMPLES.glob("*.pdf")}
     assert all(f["state"] == "ingested" for f in files.values()), files
     assert all(f["chunks"] > 0 for f in files.values())
+    # None of these public documents carries a classification marking.
+    assert {f["level"] for f in files.values()} == {"NON PROTÉGÉ"}
     # Image-only scans went through OCR, born-digital files did not.
     assert files[SCANNED_DOC]["ocr_pages"] == 9
     assert files["plumber_2023-06-20-PV.pdf"]["ocr_pages"] == 0

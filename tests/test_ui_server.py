@@ -20,9 +20,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_ui_listens_on_loopback_and_loads_nothing_external(
-    home: Path, models_dir: Path
-) -> None:
+def test_ui_listens_on_loopback_and_loads_nothing_external(home: Path, models_dir: Path) -> None:
     port = free_port()
     env = dict(os.environ, VIGIE_HOME=str(home), VIGIE_MODELS_DIR=str(models_dir))
     server = subprocess.Popen(

@@ -219,6 +219,8 @@ class FileOutcome:
     chunks: int = 0
     ocr_pages: int = 0
     seconds: float = 0.0
+    level: str = ""
+    caveats: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -229,4 +231,6 @@ class FileOutcome:
             "chunks": self.chunks,
             "ocr_pages": self.ocr_pages,
             "seconds": round(self.seconds, 2),
+            "level": self.level,
+            "caveats": self.caveats,
         }
