@@ -183,6 +183,7 @@ def chunk_document(
                 caveats=tuple(caveats),
                 section=draft.section,
                 ocr=any(ocr for _, _, ocr in draft.parts),
+                ocr_confidence=doc.ocr_confidence.get(draft.page),
             )
         )
     log.debug("%s: %d elements -> %d chunks", doc.file_name, len(doc.elements), len(chunks))

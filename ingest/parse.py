@@ -32,6 +32,7 @@ from typing import Any
 
 from ingest.errors import UnreadableFile
 from ingest.filetypes import sniff
+from ingest.ocr import OcrError, ocr_image
 from vigie.config import Settings
 from vigie.contracts import Element, SourceDocument
 from vigie.models import sha256_of
@@ -100,13 +101,27 @@ def _to_elements(raw: list[Any], page: int | None = None, ocr: bool = False) -> 
     return elements
 
 
-def _ocr_image_file(png: Path, page: int, settings: Settings) -> list[Element]:
-    from unstructured.partition.image import partition_image
+def _ocr_element(text: str, page: int) -> Element:
+    """An OCRed paragraph typed by unstructured's classifier (Title, ListItem, ...).
 
-    raw = partition_image(
-        filename=str(png), strategy="ocr_only", languages=list(settings.ocr_languages)
-    )
-    return _to_elements(raw, page=page, ocr=True)
+    Its narrative test relies on an English tagger: a French paragraph of eight
+    words or more that it leaves uncategorised is a paragraph all the same.
+    """
+    from unstructured.partition.text import element_from_text
+
+    kind = element_from_text(text).category
+    if kind == "UncategorizedText" and len(text.split()) >= 8:
+        kind = "NarrativeText"
+    return Element(text=text, page=page, element_type=kind, ocr=True)
+
+
+def _ocr_image_file(png: Path, page: int, settings: Settings) -> tuple[list[Element], float | None]:
+    """One Tesseract run on a page image: its elements and mean word confidence."""
+    try:
+        result = ocr_image(png, settings.ocr_languages, timeout=settings.ocr_page_timeout)
+    except OcrError as exc:
+        raise UnreadableFile(f"OCR failed on page {page}: {exc}") from exc
+    return [_ocr_element(text, page) for text in result.paragraphs], result.confidence
 
 
 # -- PDF -------------------------------------------------------------------------------
@@ -165,9 +180,10 @@ def _fast_elements(path: Path, settings: Settings) -> list[Element]:
     return _to_elements(raw)
 
 
-def _parse_pdf(
-    path: Path, settings: Settings, workdir: Path
-) -> tuple[int, list[Element], list[int]]:
+ParseResult = tuple[int, list[Element], list[int], dict[int, float | None]]
+
+
+def _parse_pdf(path: Path, settings: Settings, workdir: Path) -> ParseResult:
     import pypdfium2 as pdfium
 
     _check_pdf(path)
@@ -181,6 +197,7 @@ def _parse_pdf(
             if sum(not char.isspace() for char in text) >= settings.min_text_chars_per_page
         }
         by_page: dict[int, list[Element]] = {}
+        confidence: dict[int, float | None] = {}
         if text_pages:
             for element in _fast_elements(path, settings):
                 if element.page in text_pages:
@@ -200,13 +217,13 @@ def _parse_pdf(
             dpi = _native_dpi(page, settings)
             png = workdir / f"page-{number}.png"
             page.render(scale=dpi / _POINTS_PER_INCH).to_pil().save(png)
-            by_page[number] = _ocr_image_file(png, number, settings)
+            by_page[number], confidence[number] = _ocr_image_file(png, number, settings)
             png.unlink()
             log.debug("%s: page %d OCRed at %d dpi", path.name, number, dpi)
     finally:
         pdf.close()
     elements = [element for number in sorted(by_page) for element in by_page[number]]
-    return page_count, elements, ocr_pages
+    return page_count, elements, ocr_pages, confidence
 
 
 # -- images ----------------------------------------------------------------------------
@@ -228,18 +245,18 @@ def _frames(path: Path, settings: Settings) -> Iterator[Any]:
             yield converted
 
 
-def _parse_image(
-    path: Path, settings: Settings, workdir: Path
-) -> tuple[int, list[Element], list[int]]:
+def _parse_image(path: Path, settings: Settings, workdir: Path) -> ParseResult:
     elements: list[Element] = []
+    confidence: dict[int, float | None] = {}
     pages = 0
     for number, frame in enumerate(_frames(path, settings), start=1):
         png = workdir / f"frame-{number}.png"
         frame.save(png)
-        elements.extend(_ocr_image_file(png, number, settings))
+        page_elements, confidence[number] = _ocr_image_file(png, number, settings)
+        elements.extend(page_elements)
         png.unlink()
         pages = number
-    return pages, elements, list(range(1, pages + 1))
+    return pages, elements, list(range(1, pages + 1)), confidence
 
 
 # -- entry point -----------------------------------------------------------------------
@@ -255,7 +272,7 @@ def parse_file(path: Path, settings: Settings) -> SourceDocument:
         sha256 = sha256_of(path)
         with tempfile.TemporaryDirectory(prefix="vigie-ocr-") as tmp:
             parser = _parse_pdf if kind == "pdf" else _parse_image
-            pages, elements, ocr_pages = parser(path, settings, Path(tmp))
+            pages, elements, ocr_pages, confidence = parser(path, settings, Path(tmp))
     except (UnreadableFile, ImportError):
         raise  # ImportError: a broken installation, not a bad file
     except Exception as exc:  # any parser failure is the file's, reported in one line
@@ -276,4 +293,5 @@ def parse_file(path: Path, settings: Settings) -> SourceDocument:
         pages=pages,
         elements=elements,
         ocr_pages=ocr_pages,
+        ocr_confidence=confidence,
     )

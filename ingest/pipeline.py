@@ -57,6 +57,15 @@ class BatchReport:
         }
 
 
+def needs_rescan(document: SourceDocument, threshold: float) -> list[int]:
+    """OCRed pages read with a mean confidence under `threshold` (or with no word at all)."""
+    return sorted(
+        page
+        for page, confidence in document.ocr_confidence.items()
+        if confidence is None or confidence < threshold
+    )
+
+
 def canonical_caveats(caveats: Iterable[str]) -> tuple[str, ...]:
     """Declared caveats in their written form ("special france" -> "SPÉCIAL FRANCE")."""
     known = {fold(c): c for c in DEFAULT_CAVEATS}
@@ -221,6 +230,7 @@ class IngestPipeline:
             time.perf_counter() - started,
             level=level.label,
             caveats=list(caveats),
+            rescan_pages=needs_rescan(document, self.settings.ocr_rescan_below),
         )
 
     def _record_quarantine(self, path: Path, outcome: FileOutcome, sha256: str) -> None:

@@ -29,7 +29,7 @@ VIGIE = [sys.executable, "-m", "ui.cli"]
 
 # The question whose answer sits on a scanned, image-only French page (p. 3).
 SCANNED_DOC = "tapus_an-96AP-journal-1914-1917.pdf"
-SCANNED_QUESTION = "Quel croiseur attendait M. Poincaré à Dunkerque ?"
+SCANNED_QUESTION = "Quel croiseur attendait le Président du Conseil à Dunkerque ?"
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     min_text_chars_per_page: int = 20  # below this a page is treated as an image and OCRed
     ocr_max_dpi: int = 400
     ocr_min_dpi: int = 150
+    ocr_page_timeout: float = 300.0  # seconds Tesseract may spend on one page
+    ocr_rescan_below: float = 0.6  # pages read with less mean confidence need a re-scan
 
     # Classification until markings are read (issue 3) and users exist (issue 6).
     unmarked_level: str = "NON PROTÉGÉ"

@@ -111,6 +111,8 @@ class SourceDocument:
     pages: int
     elements: list[Element] = field(default_factory=list)
     ocr_pages: list[int] = field(default_factory=list)
+    # Mean OCR word confidence (0..1) of each OCRed page; None when no word was read.
+    ocr_confidence: dict[int, float | None] = field(default_factory=dict)
 
     @property
     def document_id(self) -> str:
@@ -134,6 +136,7 @@ class Chunk:
     caveats: tuple[str, ...] = ()
     section: str = ""
     ocr: bool = False
+    ocr_confidence: float | None = None
 
     @property
     def chunk_id(self) -> str:
@@ -155,6 +158,7 @@ class Chunk:
             "caveats": list(self.caveats),
             "section": self.section,
             "ocr": self.ocr,
+            "ocr_confidence": self.ocr_confidence,
         }
 
     @classmethod
@@ -173,6 +177,7 @@ class Chunk:
             caveats=tuple(payload.get("caveats", [])),
             section=payload.get("section", ""),
             ocr=bool(payload.get("ocr", False)),
+            ocr_confidence=payload.get("ocr_confidence"),
         )
 
 
@@ -221,6 +226,7 @@ class FileOutcome:
     seconds: float = 0.0
     level: str = ""
     caveats: list[str] = field(default_factory=list)
+    rescan_pages: list[int] = field(default_factory=list)  # OCR confidence under threshold
 
     def to_dict(self) -> dict:
         return {
@@ -233,4 +239,5 @@ class FileOutcome:
             "seconds": round(self.seconds, 2),
             "level": self.level,
             "caveats": self.caveats,
+            "rescan_pages": self.rescan_pages,
         }
