@@ -68,7 +68,6 @@ protected information.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -77,6 +76,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from vigie.contracts import Level
+from vigie.language import strip_accents
 
 DEFAULT_CAVEATS: tuple[str, ...] = ("SPÉCIAL FRANCE",)
 
@@ -239,8 +239,7 @@ class _Match:
 
 
 def _fold_word(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+    return strip_accents(word).upper()
 
 
 def fold(text: str) -> str:

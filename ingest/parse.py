@@ -262,14 +262,18 @@ def _parse_image(path: Path, settings: Settings, workdir: Path) -> ParseResult:
 # -- entry point -----------------------------------------------------------------------
 
 
-def parse_file(path: Path, settings: Settings) -> SourceDocument:
-    """Parse `path` (PDF, PNG, JPEG or TIFF); raise `UnreadableFile` when it cannot be read."""
+def parse_file(path: Path, settings: Settings, sha256: str | None = None) -> SourceDocument:
+    """Parse `path` (PDF, PNG, JPEG or TIFF); raise `UnreadableFile` when it cannot be read.
+
+    `sha256` is the content hash when the caller already computed it (the pipeline
+    does, to skip unchanged files before parsing).
+    """
     path = Path(path)
     kind = sniff(path)
     _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
     started = time.perf_counter()
     try:
-        sha256 = sha256_of(path)
+        sha256 = sha256 or sha256_of(path)
         with tempfile.TemporaryDirectory(prefix="vigie-ocr-") as tmp:
             parser = _parse_pdf if kind == "pdf" else _parse_image
             pages, elements, ocr_pages, confidence = parser(path, settings, Path(tmp))

@@ -176,7 +176,7 @@ class IngestPipeline:
                 level=Level(known.level).label if known.level is not None else "",
             )
         try:
-            document = parse_file(path, self.settings)
+            document = parse_file(path, self.settings, sha256)
         except UnreadableFile as exc:
             outcome = FileOutcome(str(path), "quarantined", str(exc))
             self._record_quarantine(path, outcome, sha256)

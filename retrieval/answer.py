@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ from retrieval.llama_index_llm import VigieLlamaCpp
 from retrieval.llm import LocalLLM
 from retrieval.search import ArchiveRetriever, Searcher
 from vigie.contracts import Citation, Clearance, Hit
-from vigie.language import detect_language
+from vigie.language import detect_language, strip_accents
 
 SYSTEM_PROMPT = (
     "Tu réponds aux questions sur des documents d'archives en utilisant seulement les extraits "
@@ -67,9 +66,7 @@ _MIN_COVERAGE = 0.4
 
 
 def _content_words(text: str) -> set[str]:
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return {w for w in _WORD.findall(folded) if len(w) > 3 and not w.isdigit()}
+    return {w for w in _WORD.findall(strip_accents(text.lower())) if len(w) > 3 and not w.isdigit()}
 
 
 def attribute_by_overlap(text: str, hits: list[Hit]) -> list[int]:

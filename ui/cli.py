@@ -229,7 +229,7 @@ def ui(
 
 @app.command()
 def doctor() -> None:
-    """Check the offline settings, the models' checksums, the store and system tools."""
+    """Check the offline settings, system tools, the models' checksums and the UI address."""
     import shutil
 
     from vigie.models import ModelError, verify_embedder_dir, verify_llm_file

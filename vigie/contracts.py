@@ -6,10 +6,11 @@ search hit, a citation, a user's clearance) is defined here, once.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from enum import IntEnum
+
+from vigie.language import strip_accents
 
 # A fixed namespace so that chunk ids are stable across runs and machines.
 CHUNK_NAMESPACE = uuid.UUID("6f1c5e0a-3c1e-4d7b-9a51-0b6f2f3a9e10")
@@ -17,9 +18,7 @@ CHUNK_NAMESPACE = uuid.UUID("6f1c5e0a-3c1e-4d7b-9a51-0b6f2f3a9e10")
 
 def _fold(text: str) -> str:
     """Upper-case, accents removed, single spaces: how markings are compared."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    no_accents = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(no_accents.upper().replace("_", " ").replace("-", " ").split())
+    return " ".join(strip_accents(text).upper().replace("_", " ").replace("-", " ").split())
 
 
 class Level(IntEnum):

@@ -12,6 +12,7 @@ the chunker passes the document's own language as the default for its chunks.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 FRENCH_WORDS = frozenset(
     """le la les des du de un une et est sont dans pour par sur que qui au aux ce cette ces
@@ -26,6 +27,12 @@ ENGLISH_WORDS = frozenset(
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _FRENCH_LETTERS = re.compile(r"[éèêëàâçîïôûùœ]")
+
+
+def strip_accents(text: str) -> str:
+    """The text with its diacritics removed ("Spécial" -> "Special"), case kept."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def language_scores(text: str) -> tuple[int, int]:
