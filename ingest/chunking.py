@@ -10,6 +10,14 @@ a chunk of its own (several if it is too long), typed "Table". Running heads,
 footers and page numbers are left out: repeated on every page, they would
 only add noise to the search (they stay in the parsed document, where
 classification markings are read).
+
+Characters shape the chunks; the embedder's own tokenizer has the last word:
+a chunk longer than `max_tokens` (the embedder's input limit, past which it
+would silently truncate) is split again at sentences, then words.
+
+`DocumentChunker` is fed a document's elements a page range at a time (a
+batch never holds all the pages of a big file) and hands back the chunks of
+the pages it has finished; `chunk_document` is the one-shot form.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from vigie.config import Settings
@@ -32,15 +41,19 @@ SKIPPED_TYPES = frozenset({"Header", "Footer", "PageNumber", "PageBreak"})
 _MAX_RUNNING_HEAD_CHARS = 80
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+")
 _MAX_SECTION_CHARS = 200
+_MAX_KEPT_HEADS = 50
 
 
-def _pack(parts: list[str], limit: int, joiner: str) -> list[str]:
-    """Join consecutive parts greedily into pieces of at most `limit` characters."""
+Measure = Callable[[str], int]
+
+
+def _pack(parts: list[str], limit: int, joiner: str, measure: Measure = len) -> list[str]:
+    """Join consecutive parts greedily into pieces of at most `limit` (by `measure`)."""
     pieces: list[str] = []
     current = ""
     for part in parts:
         candidate = f"{current}{joiner}{part}" if current else part
-        if len(candidate) <= limit:
+        if measure(candidate) <= limit:
             current = candidate
             continue
         if current:
@@ -51,21 +64,23 @@ def _pack(parts: list[str], limit: int, joiner: str) -> list[str]:
     return pieces
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Split `text` into pieces of at most `limit` chars: between sentences, else words."""
-    if len(text) <= limit:
+def split_text(text: str, limit: int, measure: Measure = len) -> list[str]:
+    """Split `text` into pieces of at most `limit` (chars, or tokens with a tokenizer's
+    `measure`): between sentences, else between words."""
+    if measure(text) <= limit:
         return [text]
     words_limited: list[str] = []
     for sentence in _SENTENCE_END.split(text):
-        if len(sentence) <= limit:
+        if measure(sentence) <= limit:
             words_limited.append(sentence)
             continue
         words: list[str] = []
         for word in sentence.split():
             # A "word" longer than the limit (a URL, a run of digits) is cut blindly.
-            words.extend(word[i : i + limit] for i in range(0, len(word), limit))
-        words_limited.extend(_pack(words, limit, " "))
-    return _pack(words_limited, limit, " ")
+            step = limit if measure is len else max(limit, 8)
+            words.extend(word[i : i + step] for i in range(0, len(word), step))
+        words_limited.extend(_pack(words, limit, " ", measure))
+    return _pack(words_limited, limit, " ", measure)
 
 
 @dataclass
@@ -75,6 +90,7 @@ class _Draft:
     page: int
     section: str
     parts: list[tuple[str, str, bool]] = field(default_factory=list)  # (text, type, ocr)
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -113,8 +129,11 @@ class _Chunker:
         kind = element.element_type
         if kind == "Table":
             self.flush()
+            boxes = [element.bbox] if element.bbox else []
             for piece in split_text(text, self.max):
-                self.done.append(_Draft(element.page, self.section, [(piece, kind, element.ocr)]))
+                self.done.append(
+                    _Draft(element.page, self.section, [(piece, kind, element.ocr)], list(boxes))
+                )
             return
         if kind == "Title":
             if not (self.draft and self.draft.page == element.page and self.draft.titles_only):
@@ -138,6 +157,8 @@ class _Chunker:
             self.flush()
             draft = self.open(element.page)
         draft.parts.append((piece, kind, element.ocr))
+        if element.bbox:
+            draft.boxes.append(element.bbox)
         if draft.size >= self.soft:
             self.flush()
 
@@ -149,42 +170,127 @@ def _dominant_type(parts: list[tuple[str, str, bool]]) -> str:
     return weight.most_common(1)[0][0]
 
 
+def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, ...] | None:
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _is_running_head(element: Element, text: str) -> bool:
+    return element.element_type in SKIPPED_TYPES and len(text) <= _MAX_RUNNING_HEAD_CHARS
+
+
+class DocumentChunker:
+    """Chunks of one document, fed a page range at a time, numbered from 0 in reading order.
+
+    Every chunk gets `level` and `caveats`; a batch writes them with the most
+    restrictive level while the document is still being read, and publishes
+    the real ones once every page's markings are known.
+    """
+
+    def __init__(
+        self,
+        doc: SourceDocument,
+        level: Level,
+        caveats: tuple[str, ...],
+        settings: Settings,
+        measure: Measure | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        self.doc = doc
+        self.level = level
+        self.caveats = tuple(caveats)
+        self.measure = measure
+        self.max_tokens = max_tokens
+        self.language = ""
+        self._chunker = _Chunker(settings)
+        self._count = 0
+        self._heads: list[tuple[Element, str]] = []  # skipped while no chunk was made
+        self._confidence: dict[int, float | None] = {}
+
+    def feed(
+        self, elements: Iterable[Element], ocr_confidence: dict[int, float | None] | None = None
+    ) -> list[Chunk]:
+        """Take the next elements (whole pages, in order); return the chunks now complete."""
+        elements = list(elements)
+        if not self.language and elements:
+            self.language = detect_language(" ".join(e.text for e in elements[:200]))
+        for element in elements:
+            text = " ".join(element.text.split())
+            if not text:
+                continue
+            if not _is_running_head(element, text):
+                self._chunker.add(element, text)
+            elif self._count == 0 and len(self._heads) < _MAX_KEPT_HEADS:
+                self._heads.append((element, text))
+        # A chunk never spans two pages: once fed whole pages, every draft is complete.
+        self._chunker.flush()
+        self._confidence.update(ocr_confidence or {})
+        return self._take(self._confidence)
+
+    def finish(self) -> list[Chunk]:
+        """The last chunks: a document whose only text looked like running heads (a
+        one-line note the parser called a "Header") keeps that text rather than nothing."""
+        if self._count == 0 and self._heads:
+            for element, text in self._heads:
+                self._chunker.add(element, text)
+            self._heads = []
+            self._chunker.flush()
+            return self._take(self._confidence)
+        return []
+
+    def _take(self, ocr_confidence: dict[int, float | None]) -> list[Chunk]:
+        drafts, self._chunker.done = self._chunker.done, []
+        chunks: list[Chunk] = []
+        for draft in drafts:
+            text = SEPARATOR.join(part for part, _, _ in draft.parts).strip()
+            if not text:
+                continue
+            pieces = [text]
+            if self.measure is not None and self.max_tokens is not None:
+                pieces = split_text(text, self.max_tokens, self.measure)
+            for piece in pieces:
+                chunks.append(self._chunk(draft, piece, ocr_confidence.get(draft.page)))
+        return chunks
+
+    def _chunk(self, draft: _Draft, text: str, confidence: float | None) -> Chunk:
+        doc = self.doc
+        chunk = Chunk(
+            document_id=doc.document_id,
+            chunk_index=self._count,
+            text=text,
+            file_name=doc.file_name,
+            source_path=doc.path,
+            sha256=doc.sha256,
+            page=draft.page,
+            element_type=_dominant_type(draft.parts),
+            language=detect_language(text, default=self.language or "fr"),
+            level=self.level,
+            caveats=self.caveats,
+            section=draft.section,
+            ocr=any(ocr for _, _, ocr in draft.parts),
+            ocr_confidence=confidence,
+            bbox=_union(draft.boxes),  # type: ignore[arg-type]
+        )
+        self._count += 1
+        return chunk
+
+
 def chunk_document(
-    doc: SourceDocument, level: Level, caveats: tuple[str, ...], settings: Settings
+    doc: SourceDocument,
+    level: Level,
+    caveats: tuple[str, ...],
+    settings: Settings,
+    measure: Measure | None = None,
+    max_tokens: int | None = None,
 ) -> list[Chunk]:
     """The chunks of `doc`, in reading order, numbered from 0."""
-    chunker = _Chunker(settings)
-    for element in doc.elements:
-        text = " ".join(element.text.split())
-        running_head = (
-            element.element_type in SKIPPED_TYPES and len(text) <= _MAX_RUNNING_HEAD_CHARS
-        )
-        if text and not running_head:
-            chunker.add(element, text)
-    chunker.flush()
-    document_language = detect_language(" ".join(e.text for e in doc.elements[:200]))
-    chunks: list[Chunk] = []
-    for draft in chunker.done:
-        text = SEPARATOR.join(part for part, _, _ in draft.parts).strip()
-        if not text:
-            continue
-        chunks.append(
-            Chunk(
-                document_id=doc.document_id,
-                chunk_index=len(chunks),
-                text=text,
-                file_name=doc.file_name,
-                source_path=doc.path,
-                sha256=doc.sha256,
-                page=draft.page,
-                element_type=_dominant_type(draft.parts),
-                language=detect_language(text, default=document_language),
-                level=level,
-                caveats=tuple(caveats),
-                section=draft.section,
-                ocr=any(ocr for _, _, ocr in draft.parts),
-                ocr_confidence=doc.ocr_confidence.get(draft.page),
-            )
-        )
+    chunker = DocumentChunker(doc, level, caveats, settings, measure, max_tokens)
+    chunks = chunker.feed(doc.elements, doc.ocr_confidence) + chunker.finish()
     log.debug("%s: %d elements -> %d chunks", doc.file_name, len(doc.elements), len(chunks))
     return chunks

@@ -1,15 +1,31 @@
 """The ledger: what became of every file, by content SHA-256 (SQLite in VIGIE_HOME).
 
-Chunks are written to the store first, then the ledger says "ingested": a
-run killed in between re-writes the same deterministic chunk ids, so nothing
-is duplicated and nothing is lost.
+States:
+- "writing": its chunks are being written to the store, still invisible
+  (pending). A batch that finds this state at start was killed mid-file: it
+  deletes those chunks (`Ledger.interrupted`) and the file is read again;
+- "ingested": its chunks are published and searchable;
+- "interrupted": found in "writing" by a later batch, its partial chunks
+  deleted; read again by the next batch that includes it;
+- "quarantined": it could not be read; `reason` says why. Not retried unless
+  asked (`vigie ingest --retry-quarantined`);
+- "refused": it was read but carries no classification marking and had no
+  declared level; retried on every batch that includes it;
+- "replaced": an older version of a file now ingested from the same path;
+- "removed": taken out by `vigie remove`.
+
+Every change is one SQLite transaction with `synchronous=FULL`, so a power
+cut leaves the ledger at the last committed state.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _SCHEMA = """
@@ -26,7 +42,24 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_path ON files(path);
+CREATE INDEX IF NOT EXISTS files_state ON files(state);
 """
+# Columns added after the first release, with their SQL type and default.
+_ADDED_COLUMNS = {
+    "caveats": "TEXT NOT NULL DEFAULT '[]'",
+    "seconds": "REAL NOT NULL DEFAULT 0",
+    "rescan_pages": "TEXT NOT NULL DEFAULT '[]'",
+}
+_COLUMNS = (
+    "sha256, path, file_name, state, reason, pages, chunks, ocr_pages, level, caveats, "
+    "seconds, rescan_pages, updated_at"
+)
+
+STATES = ("ingested", "writing", "interrupted", "quarantined", "refused", "replaced", "removed")
+
+
+class LedgerError(RuntimeError):
+    """The ledger cannot be opened or written; the message says why and what to do."""
 
 
 @dataclass
@@ -35,68 +68,165 @@ class LedgerEntry:
     path: str
     file_name: str
     state: str
-    reason: str
-    pages: int
-    chunks: int
-    ocr_pages: int
-    level: int | None
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+    ocr_pages: int = 0
+    level: int | None = None
+    caveats: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    rescan_pages: list[int] = field(default_factory=list)
+    updated_at: float = 0.0
+
+    @classmethod
+    def from_row(cls, row: tuple) -> LedgerEntry:
+        values = list(row)
+        values[9] = json.loads(values[9] or "[]")
+        values[11] = json.loads(values[11] or "[]")
+        return cls(*values)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail early, in words, when Vigie's home cannot be written."""
+    probe = folder / ".write-test"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise LedgerError(
+            f"VIGIE_HOME {folder} cannot be written: {exc.strerror or exc} "
+            "(choose a writable folder with VIGIE_HOME, or free some disk space)"
+        ) from exc
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        if not read_only:
+            _check_writable(path.parent)
+        try:
+            if read_only:
+                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                return
+            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(
+                f"cannot open the ledger {path}: {exc} (is VIGIE_HOME writable, "
+                "and is there free disk space?)"
+            ) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"cannot write the ledger {self.path}: {exc} (disk full or read-only?)"
+            ) from exc
+
+    # -- reads ---------------------------------------------------------------------------
 
     def get(self, sha256: str) -> LedgerEntry | None:
-        row = self._db.execute(
-            "SELECT sha256, path, file_name, state, reason, pages, chunks, ocr_pages, level "
-            "FROM files WHERE sha256 = ?",
-            (sha256,),
-        ).fetchone()
-        return LedgerEntry(*row) if row else None
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM files WHERE sha256 = ?", (sha256,))
+        found = row.fetchone()
+        return LedgerEntry.from_row(found) if found else None
 
-    def ingested_at_path(self, path: str) -> list[LedgerEntry]:
+    def at_path(self, path: str, states: Iterable[str] = STATES) -> list[LedgerEntry]:
+        wanted = tuple(states)
+        marks = ", ".join("?" * len(wanted))
         rows = self._db.execute(
-            "SELECT sha256, path, file_name, state, reason, pages, chunks, ocr_pages, level "
-            "FROM files WHERE path = ? AND state = 'ingested'",
-            (path,),
+            f"SELECT {_COLUMNS} FROM files WHERE path = ? AND state IN ({marks})",
+            (path, *wanted),
         ).fetchall()
-        return [LedgerEntry(*row) for row in rows]
+        return [LedgerEntry.from_row(row) for row in rows]
 
-    def record(self, entry: LedgerEntry) -> None:
-        self._db.execute(
-            "INSERT INTO files (sha256, path, file_name, state, reason, pages, chunks, "
-            "ocr_pages, level, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(sha256) DO UPDATE SET path=excluded.path, "
-            "file_name=excluded.file_name, state=excluded.state, reason=excluded.reason, "
-            "pages=excluded.pages, chunks=excluded.chunks, ocr_pages=excluded.ocr_pages, "
-            "level=excluded.level, updated_at=excluded.updated_at",
-            (
-                entry.sha256,
-                entry.path,
-                entry.file_name,
-                entry.state,
-                entry.reason,
-                entry.pages,
-                entry.chunks,
-                entry.ocr_pages,
-                entry.level,
-                time.time(),
-            ),
-        )
+    def in_state(self, state: str) -> list[LedgerEntry]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM files WHERE state = ? ORDER BY path", (state,)
+        ).fetchall()
+        return [LedgerEntry.from_row(row) for row in rows]
 
-    def mark_replaced(self, sha256: str) -> None:
-        self._db.execute(
-            "UPDATE files SET state = 'replaced', updated_at = ? WHERE sha256 = ?",
-            (time.time(), sha256),
-        )
+    def find(self, key: str) -> list[LedgerEntry]:
+        """Entries whose path is `key`, or whose SHA-256 starts with it (8 characters or more)."""
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM files WHERE path = ?", (key,)).fetchall()
+        if not rows and len(key) >= 8:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM files WHERE sha256 LIKE ?", (key.lower() + "%",)
+            ).fetchall()
+        return [LedgerEntry.from_row(row) for row in rows]
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Per state: files, pages, chunks, OCRed pages."""
+        rows = self._db.execute(
+            "SELECT state, COUNT(*), SUM(pages), SUM(chunks), SUM(ocr_pages) "
+            "FROM files GROUP BY state"
+        ).fetchall()
+        return {
+            state: {"files": n, "pages": pages or 0, "chunks": chunks or 0, "ocr_pages": ocr or 0}
+            for state, n, pages, chunks, ocr in rows
+        }
 
     def totals(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT state, COUNT(*) FROM files GROUP BY state").fetchall()
-        return {state: count for state, count in rows}
+        return {state: values["files"] for state, values in self.summary().items()}
+
+    # -- writes --------------------------------------------------------------------------
+
+    def record(self, entry: LedgerEntry, replaced: Iterable[str] = ()) -> None:
+        """Write `entry`; in the same transaction, mark the `replaced` SHA-256s as replaced."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO files ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.sha256,
+                    entry.path,
+                    entry.file_name,
+                    entry.state,
+                    entry.reason,
+                    entry.pages,
+                    entry.chunks,
+                    entry.ocr_pages,
+                    entry.level,
+                    json.dumps(entry.caveats, ensure_ascii=False),
+                    round(entry.seconds, 3),
+                    json.dumps(entry.rescan_pages),
+                    now,
+                ),
+            )
+            for sha256 in replaced:
+                db.execute(
+                    "UPDATE files SET state = 'replaced', updated_at = ? WHERE sha256 = ?",
+                    (now, sha256),
+                )
+
+    def set_state(self, sha256: str, state: str, reason: str = "") -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE files SET state = ?, reason = ?, updated_at = ? WHERE sha256 = ?",
+                (state, reason, time.time(), sha256),
+            )
+
+    def set_classification(self, sha256: str, level: int, caveats: list[str]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE files SET level = ?, caveats = ?, updated_at = ? WHERE sha256 = ?",
+                (level, json.dumps(caveats, ensure_ascii=False), time.time(), sha256),
+            )
 
     def close(self) -> None:
         self._db.close()

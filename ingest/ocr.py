@@ -1,4 +1,4 @@
-"""OCR adapter: one Tesseract run per page image, paragraphs and a confidence out.
+"""OCR adapter: one Tesseract run per page image, paragraphs, their boxes and a confidence out.
 
 unstructured's `ocr_only` strategy runs Tesseract two or three times per page
 and ignores the page's orientation; measured here on a typewritten page of
@@ -17,7 +17,7 @@ import io
 import os
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Page segmentation mode 1: automatic segmentation with orientation and script detection.
@@ -28,10 +28,16 @@ class OcrError(RuntimeError):
     """Tesseract failed on an image; the message is Tesseract's first line."""
 
 
+Box = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
+
+
 @dataclass
 class OcrPage:
     paragraphs: list[str]
     confidence: float | None  # mean word confidence, 0..1; None when no word was read
+    # One box per paragraph, same order: the union of its word boxes, so that a hit can be
+    # shown where it sits on the page.
+    boxes: list[Box] = field(default_factory=list)
 
 
 def ocr_image(image: Path, languages: Sequence[str], timeout: float = 300.0) -> OcrPage:
@@ -52,8 +58,9 @@ def ocr_image(image: Path, languages: Sequence[str], timeout: float = 300.0) -> 
 
 
 def parse_tsv(tsv: str) -> OcrPage:
-    """Paragraphs (block, paragraph) in reading order, and the mean word confidence."""
+    """Paragraphs (block, paragraph) in reading order, their boxes, and the mean confidence."""
     paragraphs: dict[tuple[int, int], list[str]] = {}
+    boxes: dict[tuple[int, int], Box] = {}
     lines: dict[tuple[int, int, int], list[str]] = {}
     weighted = total = 0.0
     for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
@@ -64,14 +71,35 @@ def parse_tsv(tsv: str) -> OcrPage:
         block, paragraph, line = int(row["block_num"]), int(row["par_num"]), int(row["line_num"])
         lines.setdefault((block, paragraph, line), []).append(text)
         paragraphs.setdefault((block, paragraph), [])
+        boxes[(block, paragraph)] = _union(boxes.get((block, paragraph)), _word_box(row))
         weighted += confidence * len(text)
         total += len(text)
     for (block, paragraph, _), words in lines.items():
         paragraphs[(block, paragraph)].append(" ".join(words))
-    texts = [_join_lines(parts) for parts in paragraphs.values()]
+    kept = [(_join_lines(parts), boxes[key]) for key, parts in paragraphs.items()]
+    kept = [(text, box) for text, box in kept if text]
     return OcrPage(
-        paragraphs=[t for t in texts if t],
+        paragraphs=[text for text, _ in kept],
         confidence=round(weighted / total / 100, 3) if total else None,
+        boxes=[box for _, box in kept],
+    )
+
+
+def _word_box(row: dict[str, str]) -> Box:
+    """A TSV word row's box as (left, top, right, bottom): Tesseract gives width and height."""
+    left, top = int(row["left"]), int(row["top"])
+    return left, top, left + int(row["width"]), top + int(row["height"])
+
+
+def _union(box: Box | None, other: Box) -> Box:
+    """The smallest box holding both; a paragraph's box grows word by word."""
+    if box is None:
+        return other
+    return (
+        min(box[0], other[0]),
+        min(box[1], other[1]),
+        max(box[2], other[2]),
+        max(box[3], other[3]),
     )
 
 

@@ -1,15 +1,20 @@
 """Parse one PDF or image file into page elements, with OCR where there is no text layer.
 
-PDFs are first opened with pikepdf to tell password-protected and corrupt
-files apart. Then each page is judged on its own: a page whose text layer has
-at least `min_text_chars_per_page` characters takes its elements from
-unstructured's "fast" strategy (pdfminer, run once on the whole file); any
-other page is rendered with pypdfium2 near the scan's native resolution and
-OCRed by unstructured's "ocr_only" strategy (Tesseract). A text page that
-"fast" returns nothing for (it gives up silently on some damaged files) keeps
-its text layer as pdfium reads it. Images (PNG, JPEG,
-multi-page TIFF) are OCRed frame by frame. The "auto" and "hi_res" strategies
-are never used: they need a layout model from the Hugging Face hub.
+A file is first probed (`probe_file`): its real type from its first bytes,
+and for a PDF, pikepdf tells password-protected and corrupt files apart and
+counts the pages. Pages are then parsed a range at a time (`parse_pages`), so
+a batch can spread a big file over several worker processes and never holds
+all of its pages at once. Each page is judged on its own: a page whose text
+layer has at least `min_text_chars_per_page` characters of plausible text
+(`ingest.textlayer`: fonts without a Unicode map give readable-looking
+garbage) takes its elements from unstructured's "fast" strategy (pdfminer, on
+a copy of the range's text pages); any other page is rendered with pypdfium2
+near the scan's native resolution and OCRed by one Tesseract run
+(`ingest.ocr`), its paragraphs typed by unstructured. A text page that "fast"
+returns nothing for (it gives up silently on some damaged files) keeps its
+text layer as pdfium reads it. Images (PNG, JPEG, multi-page TIFF) are OCRed
+frame by frame, under Pillow's pixel limit. The "auto" and "hi_res"
+strategies are never used: they need a layout model from the Hugging Face hub.
 
 unstructured classifies text with the spaCy model "en_core_web_sm" and, when
 that package is missing, downloads it from GitHub; offline, the failure is
@@ -26,13 +31,17 @@ import logging
 import re
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ingest.errors import UnreadableFile
 from ingest.filetypes import sniff
 from ingest.ocr import OcrError, ocr_image
+from ingest.textlayer import text_layer_is_plausible
 from vigie.config import Settings
 from vigie.contracts import Element, SourceDocument
 from vigie.models import sha256_of
@@ -89,19 +98,31 @@ def _short(exc: BaseException, path: Path | None = None) -> str:
     return text[:_MAX_REASON_CHARS]
 
 
-def _to_elements(raw: list[Any], page: int | None = None, ocr: bool = False) -> list[Element]:
-    """unstructured elements as ours; `page` overrides their page number."""
+def _bbox(item: Any) -> tuple[float, float, float, float] | None:
+    """An unstructured element's box (PDF points, top-left origin for "fast"), if it has one."""
+    coordinates = getattr(item.metadata, "coordinates", None)
+    points = getattr(coordinates, "points", None)
+    if not points:
+        return None
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return (round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1))
+
+
+def _to_elements(raw: list[Any], pages: list[int]) -> list[Element]:
+    """unstructured elements as ours; their page i is the source file's page `pages[i - 1]`."""
     elements = []
     for item in raw:
         text = (item.text or "").strip()
         if not text:
             continue
-        number = page if page is not None else item.metadata.page_number or 1
-        elements.append(Element(text=text, page=number, element_type=item.category, ocr=ocr))
+        number = pages[(item.metadata.page_number or 1) - 1]
+        elements.append(
+            Element(text=text, page=number, element_type=item.category, bbox=_bbox(item))
+        )
     return elements
 
 
-def _ocr_element(text: str, page: int) -> Element:
+def _ocr_element(text: str, page: int, bbox: tuple[float, float, float, float] | None) -> Element:
     """An OCRed paragraph typed by unstructured's classifier (Title, ListItem, ...).
 
     Its narrative test relies on an English tagger: a French paragraph of eight
@@ -112,40 +133,39 @@ def _ocr_element(text: str, page: int) -> Element:
     kind = element_from_text(text).category
     if kind == "UncategorizedText" and len(text.split()) >= 8:
         kind = "NarrativeText"
-    return Element(text=text, page=page, element_type=kind, ocr=True)
+    return Element(text=text, page=page, element_type=kind, ocr=True, bbox=bbox)
 
 
-def _ocr_image_file(png: Path, page: int, settings: Settings) -> tuple[list[Element], float | None]:
-    """One Tesseract run on a page image: its elements and mean word confidence."""
+def _ocr_image_file(
+    png: Path, page: int, settings: Settings, dpi: float
+) -> tuple[list[Element], float | None]:
+    """One Tesseract run on a page image: its elements and mean word confidence.
+
+    Paragraph boxes come back in image pixels and are stored in PDF points.
+    """
     try:
         result = ocr_image(png, settings.ocr_languages, timeout=settings.ocr_page_timeout)
     except OcrError as exc:
         raise UnreadableFile(f"OCR failed on page {page}: {exc}") from exc
-    return [_ocr_element(text, page) for text in result.paragraphs], result.confidence
+    scale = _POINTS_PER_INCH / dpi
+    boxes = getattr(result, "boxes", None) or [None] * len(result.paragraphs)
+    elements = [
+        _ocr_element(
+            text,
+            page,
+            tuple(round(v * scale, 1) for v in box) if box else None,  # type: ignore[misc]
+        )
+        for text, box in zip(result.paragraphs, boxes, strict=True)
+    ]
+    return elements, result.confidence
 
 
 # -- PDF -------------------------------------------------------------------------------
 
 
-def _check_pdf(path: Path) -> None:
-    """Raise `UnreadableFile` for a PDF that needs a password or cannot be repaired."""
-    import pikepdf
-
-    try:
-        with pikepdf.open(path) as pdf:
-            len(pdf.pages)
-    except pikepdf.PasswordError as exc:
-        raise UnreadableFile(
-            "password-protected PDF: it cannot be opened without its password"
-        ) from exc
-    except pikepdf.PdfError as exc:
-        message = (str(exc).strip().splitlines() or ["unreadable"])[0]
-        message = message.replace(f"{path}: ", "").replace(str(path), path.name)
-        raise UnreadableFile(f"corrupt PDF: {message[:_MAX_REASON_CHARS]}") from exc
-
-
-def _native_dpi(page: Any, settings: Settings) -> int:
-    """The resolution of the largest image on the page, clamped to the OCR range."""
+def _render_dpi(page: Any, settings: Settings) -> int:
+    """Near the resolution of the largest image on the page, within the OCR range and the
+    pixel limit (a page of absurd size is rendered coarser rather than exhausting memory)."""
     import pypdfium2.raw as pdfium_c
 
     best_area, dpi = 0, float(_DEFAULT_OCR_DPI)
@@ -156,7 +176,10 @@ def _native_dpi(page: Any, settings: Settings) -> int:
         if width_px * height_px > best_area and extent_in > 0:
             best_area = width_px * height_px
             dpi = max(width_px, height_px) / extent_in
-    return round(min(max(dpi, settings.ocr_min_dpi), settings.ocr_max_dpi))
+    dpi = min(max(dpi, settings.ocr_min_dpi), settings.ocr_max_dpi)
+    width_in, height_in = (side / _POINTS_PER_INCH for side in page.get_size())
+    fitting = (settings.max_image_pixels / max(width_in * height_in, 1e-6)) ** 0.5
+    return max(1, round(min(dpi, fitting)))
 
 
 def _page_text(page: Any) -> str:
@@ -167,135 +190,274 @@ def _page_text(page: Any) -> str:
         textpage.close()
 
 
+def _has_text_layer(text: str, settings: Settings) -> bool:
+    """A text layer worth reading: long enough, and real text rather than font garbage."""
+    if sum(not char.isspace() for char in text) < settings.min_text_chars_per_page:
+        return False
+    return text_layer_is_plausible(text)
+
+
 def _layer_elements(text: str, page: int) -> list[Element]:
     """A page's raw text layer as elements, one per paragraph (pdfium marks none: one)."""
     paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", text))
     return [Element(text=p, page=page, element_type="UncategorizedText") for p in paragraphs if p]
 
 
-def _fast_elements(path: Path, settings: Settings) -> list[Element]:
+def _fast_elements(path: Path, pages: list[int], total: int, settings: Settings, workdir: Path):
+    """unstructured "fast" on these pages of the file (a copy holding only them, if fewer)."""
     from unstructured.partition.pdf import partition_pdf
 
-    raw = partition_pdf(filename=str(path), strategy="fast", languages=list(settings.ocr_languages))
-    return _to_elements(raw)
+    source = path
+    if len(pages) < total:
+        import pikepdf
+
+        source = workdir / "pages.pdf"
+        with pikepdf.open(path) as pdf, pikepdf.new() as part:
+            part.pages.extend(pdf.pages[number - 1] for number in pages)
+            part.save(source)
+    raw = partition_pdf(
+        filename=str(source), strategy="fast", languages=list(settings.ocr_languages)
+    )
+    return _to_elements(raw, pages)
 
 
-ParseResult = tuple[int, list[Element], list[int], dict[int, float | None]]
-
-
-def _parse_pdf(path: Path, settings: Settings, workdir: Path) -> ParseResult:
+def _pdf_image_pages(path: Path, settings: Settings) -> list[int]:
+    """The pages whose text layer is missing or garbage (pdfium reads them fast)."""
     import pypdfium2 as pdfium
 
-    _check_pdf(path)
     pdf = pdfium.PdfDocument(path)
     try:
-        page_count = len(pdf)
-        texts = {number: _page_text(pdf[number - 1]) for number in range(1, page_count + 1)}
-        text_pages = {
+        return [
             number
-            for number, text in texts.items()
-            if sum(not char.isspace() for char in text) >= settings.min_text_chars_per_page
-        }
+            for number in range(1, len(pdf) + 1)
+            if not _has_text_layer(_page_text(pdf[number - 1]), settings)
+        ]
+    finally:
+        pdf.close()
+
+
+def _check_pdf(path: Path) -> int:
+    """The page count; raise `UnreadableFile` for a PDF that needs a password or is broken."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(path) as pdf:
+            return len(pdf.pages)
+    except pikepdf.PasswordError as exc:
+        raise UnreadableFile(
+            "password-protected PDF: it cannot be opened without its password"
+        ) from exc
+    except pikepdf.PdfError as exc:
+        message = (str(exc).strip().splitlines() or ["unreadable"])[0]
+        message = message.replace(f"{path}: ", "").replace(str(path), path.name)
+        raise UnreadableFile(f"corrupt PDF: {message[:_MAX_REASON_CHARS]}") from exc
+
+
+def _parse_pdf_pages(path: Path, settings: Settings, first: int, last: int, workdir: Path) -> Pages:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(path)
+    try:
+        total = len(pdf)
+        numbers = range(first, min(last, total) + 1)
+        texts = {number: _page_text(pdf[number - 1]) for number in numbers}
+        text_pages = [number for number in numbers if _has_text_layer(texts[number], settings)]
         by_page: dict[int, list[Element]] = {}
         confidence: dict[int, float | None] = {}
         if text_pages:
-            for element in _fast_elements(path, settings):
-                if element.page in text_pages:
-                    by_page.setdefault(element.page, []).append(element)
+            for element in _fast_elements(path, text_pages, total, settings, workdir):
+                by_page.setdefault(element.page, []).append(element)
         # "fast" drops pages, or whole files, silently (pdfminer choking on a damaged file,
         # a page it deems too complex): their text layer is then taken as pdfium reads it.
-        missed = sorted(text_pages - by_page.keys())
+        missed = [number for number in text_pages if number not in by_page]
         if missed:
             log.warning(
                 "%s: fast strategy missed pages %s, using their raw text", path.name, missed
             )
             for number in missed:
                 by_page[number] = _layer_elements(texts[number], number)
-        ocr_pages = sorted(set(range(1, page_count + 1)) - text_pages)
+        ocr_pages = [number for number in numbers if number not in set(text_pages)]
         for number in ocr_pages:
             page = pdf[number - 1]
-            dpi = _native_dpi(page, settings)
+            dpi = _render_dpi(page, settings)
             png = workdir / f"page-{number}.png"
             page.render(scale=dpi / _POINTS_PER_INCH).to_pil().save(png)
-            by_page[number], confidence[number] = _ocr_image_file(png, number, settings)
+            page.close()
+            by_page[number], confidence[number] = _ocr_image_file(png, number, settings, dpi)
             png.unlink()
             log.debug("%s: page %d OCRed at %d dpi", path.name, number, dpi)
     finally:
         pdf.close()
     elements = [element for number in sorted(by_page) for element in by_page[number]]
-    return page_count, elements, ocr_pages, confidence
+    return Pages(elements, ocr_pages, confidence)
 
 
 # -- images ----------------------------------------------------------------------------
 
 
-def _frames(path: Path, settings: Settings) -> Iterator[Any]:
-    """Each frame of an image file, in a mode Tesseract reads, upscaled if its dpi is low."""
-    from PIL import Image, ImageSequence
+@contextmanager
+def _image(path: Path, settings: Settings) -> Iterator[Any]:
+    """Open an image under the pixel limit: a decompression bomb is refused, not decoded."""
+    from PIL import Image
 
-    with Image.open(path) as image:
-        for frame in ImageSequence.Iterator(image):
-            mode = "L" if frame.mode in ("1", "L", "I", "I;16", "LA") else "RGB"
-            converted = frame.convert(mode)
-            dpi = float((frame.info.get("dpi") or (0, 0))[0] or 0)
-            if 0 < dpi < settings.ocr_min_dpi:
-                scale = settings.ocr_min_dpi / dpi
-                size = (round(converted.width * scale), round(converted.height * scale))
-                converted = converted.resize(size, Image.Resampling.LANCZOS)
-            yield converted
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnreadableFile(
+            f"image too large to decode safely (over {settings.max_image_pixels:,} pixels: "
+            "a decompression bomb or an absurd scan resolution)"
+        ) from exc
 
 
-def _parse_image(path: Path, settings: Settings, workdir: Path) -> ParseResult:
+def _frame_count(path: Path, settings: Settings) -> int:
+    with _image(path, settings) as image:
+        return int(getattr(image, "n_frames", 1))
+
+
+def _prepared(frame: Any, settings: Settings) -> tuple[Any, float]:
+    """A frame in a mode Tesseract reads, upscaled if its resolution is low; and its dpi."""
+    from PIL import Image
+
+    mode = "L" if frame.mode in ("1", "L", "I", "I;16", "LA") else "RGB"
+    converted = frame.convert(mode)
+    dpi = float((frame.info.get("dpi") or (0, 0))[0] or 0)
+    if 0 < dpi < settings.ocr_min_dpi:
+        scale = settings.ocr_min_dpi / dpi
+        size = (round(converted.width * scale), round(converted.height * scale))
+        converted = converted.resize(size, Image.Resampling.LANCZOS)
+        dpi = settings.ocr_min_dpi
+    return converted, dpi or _DEFAULT_OCR_DPI
+
+
+def _parse_image_pages(
+    path: Path, settings: Settings, first: int, last: int, workdir: Path
+) -> Pages:
     elements: list[Element] = []
     confidence: dict[int, float | None] = {}
-    pages = 0
-    for number, frame in enumerate(_frames(path, settings), start=1):
-        png = workdir / f"frame-{number}.png"
-        frame.save(png)
-        page_elements, confidence[number] = _ocr_image_file(png, number, settings)
-        elements.extend(page_elements)
-        png.unlink()
-        pages = number
-    return pages, elements, list(range(1, pages + 1)), confidence
+    numbers: list[int] = []
+    with _image(path, settings) as image:
+        for number in range(first, min(last, int(getattr(image, "n_frames", 1))) + 1):
+            image.seek(number - 1)
+            frame, dpi = _prepared(image, settings)
+            png = workdir / f"frame-{number}.png"
+            frame.save(png)
+            page_elements, confidence[number] = _ocr_image_file(png, number, settings, dpi)
+            elements.extend(page_elements)
+            png.unlink()
+            numbers.append(number)
+    return Pages(elements, numbers, confidence)
 
 
-# -- entry point -----------------------------------------------------------------------
+# -- entry points ----------------------------------------------------------------------
+
+
+@dataclass
+class FileProbe:
+    """What a file is and how many pages it has, before any page is read."""
+
+    kind: str  # "pdf", "png", "jpeg", "tiff"
+    pages: int
+    # Pages with no usable text layer, which will be OCRed (every page of an image).
+    image_pages: list[int] = field(default_factory=list)
+
+    def windows(self, text_window: int) -> list[tuple[int, int]]:
+        """Page ranges to parse as separate tasks: up to `text_window` text pages at a time,
+        and each page to OCR on its own (so a scan's pages spread over every worker)."""
+        image = set(self.image_pages)
+        windows: list[tuple[int, int]] = []
+        for number in range(1, self.pages + 1):
+            if windows and number not in image:
+                first, last = windows[-1]
+                previous_text = last not in image
+                if previous_text and last - first + 1 < max(1, text_window):
+                    windows[-1] = (first, number)
+                    continue
+            windows.append((number, number))
+        return windows
+
+
+@dataclass
+class Pages:
+    """Some pages of a file, parsed."""
+
+    elements: list[Element]
+    ocr_pages: list[int]
+    # Mean OCR word confidence (0..1) of each OCRed page; None when no word was read.
+    confidence: dict[int, float | None] = field(default_factory=dict)
+
+
+@contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """Any parser failure is the file's, reported in one line; set-up problems are not."""
+    try:
+        yield
+    except (UnreadableFile, ImportError):
+        raise  # ImportError: a broken installation, not a bad file
+    except FileNotFoundError as exc:
+        raise UnreadableFile("cannot read file: it disappeared during ingestion") from exc
+    except Exception as exc:
+        log.debug("parsing %s failed", path, exc_info=True)
+        raise UnreadableFile(f"parser failed: {_short(exc, path)}") from exc
+
+
+def probe_file(path: Path, settings: Settings) -> FileProbe:
+    """Its kind and page count; raise `UnreadableFile` for a file that cannot be parsed."""
+    path = Path(path)
+    kind = sniff(path)
+    with _file_errors(path):
+        if kind == "pdf":
+            pages = _check_pdf(path)
+            image_pages = _pdf_image_pages(path, settings)
+        else:
+            pages = _frame_count(path, settings)
+            image_pages = list(range(1, pages + 1))
+    if pages < 1:
+        raise UnreadableFile("the file has no page")
+    return FileProbe(kind, pages, image_pages)
+
+
+def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int) -> Pages:
+    """Parse pages `first`..`last` (1-based, inclusive) of a probed file."""
+    path = Path(path)
+    _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
+    started = time.perf_counter()
+    with _file_errors(path), tempfile.TemporaryDirectory(prefix="vigie-parse-") as tmp:
+        parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
+        pages = parser(path, settings, first, last, Path(tmp))
+    log.info(
+        "%s: pages %d-%d, %d elements, %d OCRed, %.1fs",
+        path.name,
+        first,
+        last,
+        len(pages.elements),
+        len(pages.ocr_pages),
+        time.perf_counter() - started,
+    )
+    return pages
 
 
 def parse_file(path: Path, settings: Settings, sha256: str | None = None) -> SourceDocument:
-    """Parse `path` (PDF, PNG, JPEG or TIFF); raise `UnreadableFile` when it cannot be read.
+    """Parse every page of `path` (PDF, PNG, JPEG or TIFF) in this process.
 
-    `sha256` is the content hash when the caller already computed it (the pipeline
-    does, to skip unchanged files before parsing).
+    Raise `UnreadableFile` when it cannot be read. `sha256` is the content hash
+    when the caller already computed it. Batches use `ingest.workers` instead,
+    which spreads the pages of big files over several processes.
     """
     path = Path(path)
-    kind = sniff(path)
-    _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
-    started = time.perf_counter()
-    try:
+    probe = probe_file(path, settings)
+    with _file_errors(path):
         sha256 = sha256 or sha256_of(path)
-        with tempfile.TemporaryDirectory(prefix="vigie-ocr-") as tmp:
-            parser = _parse_pdf if kind == "pdf" else _parse_image
-            pages, elements, ocr_pages, confidence = parser(path, settings, Path(tmp))
-    except (UnreadableFile, ImportError):
-        raise  # ImportError: a broken installation, not a bad file
-    except Exception as exc:  # any parser failure is the file's, reported in one line
-        log.debug("parsing %s failed", path, exc_info=True)
-        raise UnreadableFile(f"parser failed: {_short(exc, path)}") from exc
-    log.info(
-        "%s: %d pages, %d elements, %d OCRed pages, %.1fs",
-        path.name,
-        pages,
-        len(elements),
-        len(ocr_pages),
-        time.perf_counter() - started,
-    )
+    pages = parse_pages(path, settings, probe.kind, 1, probe.pages)
     return SourceDocument(
         path=str(path),
         sha256=sha256,
         file_name=path.name,
-        pages=pages,
-        elements=elements,
-        ocr_pages=ocr_pages,
-        ocr_confidence=confidence,
+        pages=probe.pages,
+        elements=pages.elements,
+        ocr_pages=pages.ocr_pages,
+        ocr_confidence=pages.confidence,
     )

@@ -1,8 +1,29 @@
-"""An ingestion batch: walk the paths, parse, chunk, embed, store, record.
+"""An ingestion batch: walk the paths, parse in workers, chunk, embed, store, record.
+
+The main process walks the files, hashes them and asks the ledger what is
+already done. Parsing and OCR run in a pool of worker processes
+(`ingest.workers`), a few pages per task; the main process takes the parsed
+pages of each file back in page order, reads their classification markings,
+chunks them and embeds them in batches while the workers go on.
+
+Crash safety (kill -9, power cut), in the order things happen to one file:
+1. the ledger records it as "writing";
+2. its chunks are written to the store as *pending*: invisible to any read;
+3. once every page is read, its level (the highest marking on any page, or
+   the declared level if higher) is known: the chunks are *published* with
+   it in one store operation;
+4. an older version ingested from the same path is deleted;
+5. the ledger records it as "ingested" (and the older one as "replaced") in
+   one transaction.
+A batch starts by finding files left in "writing" by a killed run and
+deleting their chunks; they are then read again like any new file. Chunk ids
+are deterministic (document SHA-256 and chunk number), so re-writing a chunk
+replaces it. A re-run therefore ends in exactly the state of a clean run.
 
 One file's failure never stops the batch: it is recorded in the ledger as
-quarantined with a one-line reason, and the batch goes on. The file itself
-is left where it is: nothing is lost.
+quarantined with a one-line reason, and the batch goes on. The file itself is
+left where it is: nothing is lost. Only a broken store or ledger (disk full,
+read-only home) stops the batch, with what was done so far kept.
 """
 
 from __future__ import annotations
@@ -11,59 +32,106 @@ import logging
 import os
 import sys
 import time
+import tomllib
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ingest.chunking import chunk_document
+from ingest.chunking import DocumentChunker
 from ingest.errors import UnreadableFile
 from ingest.ledger import Ledger, LedgerEntry
-from ingest.markings import DEFAULT_CAVEATS, document_marking, fold, read_markings
-from ingest.parse import parse_file
+from ingest.markings import DEFAULT_CAVEATS, Marking, document_marking, fold, read_markings
+from ingest.parse import FileProbe, Pages
+from ingest.workers import ParserPool, task_outcome
 from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from vigie.config import Settings
-from vigie.contracts import FileOutcome, Level, SourceDocument
-from vigie.models import sha256_of
+from vigie.contracts import Chunk, FileOutcome, Level, SourceDocument
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+# A folder's declared classification, for every file in it and below it.
+DECLARATION_FILE = "vigie-classification.toml"
+# Chunks are written (pending) with this level until the document's real one is known.
+PROVISIONAL_LEVEL = Level.TRES_SECRET
+_SLOWEST = 5
+
+
+class BatchStopped(RuntimeError):
+    """The store or the ledger failed: the batch cannot go on. Done work is kept."""
+
+
+@dataclass
+class Declaration:
+    """A level and caveats declared by the operator for a batch or a folder."""
+
+    level: Level | None = None
+    caveats: tuple[str, ...] = ()
+
+    def merged(self, other: Declaration) -> Declaration:
+        levels = [lvl for lvl in (self.level, other.level) if lvl is not None]
+        return Declaration(
+            max(levels) if levels else None, tuple(sorted(set(self.caveats) | set(other.caveats)))
+        )
 
 
 @dataclass
 class BatchReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    recovered: list[str] = field(default_factory=list)  # files a killed run left half-written
+    stopped: str = ""  # why the batch stopped early, if it did
+    ignored: list[str] = field(default_factory=list)  # not PDFs or images, by their names
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
 
+    def _sum(self, attribute: str) -> int:
+        return sum(getattr(o, attribute) for o in self.outcomes if o.state == "ingested")
+
     @property
     def pages(self) -> int:
-        return sum(o.pages for o in self.outcomes if o.state == "ingested")
+        return self._sum("pages")
 
     @property
     def chunks(self) -> int:
-        return sum(o.chunks for o in self.outcomes if o.state == "ingested")
+        return self._sum("chunks")
+
+    @property
+    def ocr_pages(self) -> int:
+        return self._sum("ocr_pages")
+
+    def needs_rescan(self) -> list[dict[str, Any]]:
+        return [{"path": o.path, "pages": o.rescan_pages} for o in self.outcomes if o.rescan_pages]
+
+    def slowest(self) -> list[FileOutcome]:
+        parsed = [o for o in self.outcomes if o.state in ("ingested", "quarantined", "refused")]
+        return sorted(parsed, key=lambda o: o.seconds, reverse=True)[:_SLOWEST]
 
     def to_dict(self) -> dict:
-        states = ("ingested", "unchanged", "quarantined", "skipped")
+        states = ("ingested", "unchanged", "reclassified", "quarantined", "refused", "skipped")
         return {
             "totals": {state: self.count(state) for state in states}
-            | {"pages": self.pages, "chunks": self.chunks},
+            | {"pages": self.pages, "ocr_pages": self.ocr_pages, "chunks": self.chunks}
+            | {"ignored": len(self.ignored)},
             "seconds": round(self.seconds, 2),
+            "pages_per_second": round(self.pages / self.seconds, 3) if self.seconds else 0.0,
+            "recovered": self.recovered,
+            "ignored": self.ignored,
+            "stopped": self.stopped,
+            "needs_rescan": self.needs_rescan(),
+            "slowest": [{"path": o.path, "seconds": round(o.seconds, 2)} for o in self.slowest()],
             "files": [o.to_dict() for o in self.outcomes],
         }
 
 
-def needs_rescan(document: SourceDocument, threshold: float) -> list[int]:
+def needs_rescan(confidence: dict[int, float | None], threshold: float) -> list[int]:
     """OCRed pages read with a mean confidence under `threshold` (or with no word at all)."""
-    return sorted(
-        page
-        for page, confidence in document.ocr_confidence.items()
-        if confidence is None or confidence < threshold
-    )
+    return sorted(page for page, value in confidence.items() if value is None or value < threshold)
 
 
 def canonical_caveats(caveats: Iterable[str]) -> tuple[str, ...]:
@@ -72,178 +140,596 @@ def canonical_caveats(caveats: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({known.get(fold(c), c.strip().upper()) for c in caveats if c.strip()}))
 
 
-def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
-    """The files a batch will read, and one-line outcomes for paths it cannot use."""
+# -- which files -------------------------------------------------------------------------
+
+
+def _walk(folder: Path, exclude: Path | None, skipped: list[FileOutcome]) -> Iterable[Path]:
+    """Every file under `folder`. Links to folders are followed only inside `folder` and
+    never around a loop; never into `exclude` (Vigie's home, should it sit in an archive)."""
+    root_real = folder.resolve()
+    seen: set[Path] = {exclude.resolve()} if exclude is not None else set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = Path(root).resolve()
+        seen.add(real)
+        kept = []
+        for name in sorted(dirs):
+            target = (Path(root) / name).resolve()
+            if target in seen or target in root_real.parents or target == root_real:
+                log.info("%s: link back to a folder already walked, not followed", name)
+            elif not target.is_relative_to(root_real):
+                reason = "link to a folder outside the batch folder: not followed"
+                skipped.append(FileOutcome(str(Path(root) / name), "skipped", reason))
+            else:
+                kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            yield Path(root) / name
+
+
+def collect_files(
+    paths: Sequence[Path], exclude: Path | None = None
+) -> tuple[list[Path], list[FileOutcome], list[str]]:
+    """The files a batch will read, one-line outcomes for paths it cannot use, and the
+    files of the folders that are not PDFs or images by their name (ignored, listed)."""
     files: list[Path] = []
     problems: list[FileOutcome] = []
-    for path in paths:
-        if not path.exists():
-            problems.append(FileOutcome(str(path), "skipped", "path not found"))
-        elif path.is_file():
-            files.append(path)
-        elif path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+    ignored: list[str] = []
+
+    def consider(path: Path, explicit: bool) -> None:
+        if path.is_symlink() and not path.exists():
+            problems.append(
+                FileOutcome(
+                    str(path), "skipped", "broken or looping symbolic link: nothing to read"
+                )
             )
-            if not found:
+        elif not path.is_file():
+            if explicit:
+                problems.append(FileOutcome(str(path), "skipped", "not a regular file or folder"))
+        elif path.name == DECLARATION_FILE or path.name.startswith("."):
+            return
+        elif explicit or path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(path)
+        else:
+            ignored.append(str(path))
+
+    for path in paths:
+        if path.is_dir():
+            before = len(files)
+            for entry in _walk(path, exclude, problems):
+                consider(entry, explicit=False)
+            if len(files) == before:
                 problems.append(
                     FileOutcome(str(path), "skipped", "folder holds no PDF, PNG, JPEG or TIFF file")
                 )
-            files.extend(found)
+        elif not path.exists() and not path.is_symlink():
+            problems.append(FileOutcome(str(path), "skipped", "path not found"))
         else:
-            problems.append(FileOutcome(str(path), "skipped", "not a regular file or folder"))
-    unique = list(dict.fromkeys(p.resolve() for p in files))
-    return unique, problems
+            consider(path, explicit=True)
+    unique = list(dict.fromkeys(Path(os.path.abspath(p)) for p in files))
+    return unique, problems, ignored
+
+
+def read_declaration(path: Path) -> Declaration:
+    """A folder's declaration file: `level = "..."` and `caveats = [...]`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        level = Level.parse(data["level"]) if data.get("level") else None
+        caveats = data.get("caveats", [])
+        if isinstance(caveats, str):
+            caveats = [caveats]
+        return Declaration(level, canonical_caveats(caveats))
+    except (OSError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise UnreadableFile(f"bad declaration file {path}: {str(exc).splitlines()[0]}") from exc
+
+
+class Declarations:
+    """The declarations that apply to a file: the batch's, and every folder's above it."""
+
+    def __init__(self, batch: Declaration) -> None:
+        self.batch = batch
+        self._folders: dict[Path, Declaration | UnreadableFile | None] = {}
+
+    def _folder(self, folder: Path) -> Declaration | UnreadableFile | None:
+        if folder not in self._folders:
+            sidecar = folder / DECLARATION_FILE
+            try:
+                self._folders[folder] = read_declaration(sidecar) if sidecar.is_file() else None
+            except UnreadableFile as exc:
+                self._folders[folder] = exc
+        return self._folders[folder]
+
+    def for_file(self, path: Path) -> Declaration:
+        declaration = self.batch
+        for folder in path.parents:
+            found = self._folder(folder)
+            if isinstance(found, UnreadableFile):
+                raise found
+            if found is not None:
+                declaration = declaration.merged(found)
+        return declaration
+
+
+# -- one file in flight ----------------------------------------------------------------
+
+
+@dataclass
+class _FileJob:
+    path: Path
+    sha256: str
+    declared: Declaration
+    started: float
+    probe: FileProbe | None = None
+    windows: list[tuple[int, int]] = field(default_factory=list)
+    submitted: int = 0  # windows handed to the pool
+    consumed: int = 0  # windows chunked, in page order
+    arrived: dict[int, Pages] = field(default_factory=dict)  # out-of-order results
+    futures: set[Future[Any]] = field(default_factory=set)
+    chunker: DocumentChunker | None = None
+    waiting: list[Chunk] = field(default_factory=list)  # chunked, not yet embedded
+    written: int = 0
+    markings: list[Marking] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
+    confidence: dict[int, float | None] = field(default_factory=dict)
+    started_writing: bool = False
+    copies: list[tuple[Path, Declaration]] = field(default_factory=list)  # same content
+
+    @property
+    def complete(self) -> bool:
+        return self.probe is not None and self.consumed == len(self.windows)
 
 
 class IngestPipeline:
     def __init__(
-        self, settings: Settings, embedder: Embedder, store: VectorStore, ledger: Ledger
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        store: VectorStore,
+        ledger: Ledger,
+        workers: int | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.ledger = ledger
+        self.workers = workers or settings.worker_count
+
+    # -- the batch -----------------------------------------------------------------------
 
     def run(
         self,
         paths: Sequence[Path],
         level: Level | None = None,
         caveats: Iterable[str] = (),
+        retry_quarantined: bool = False,
         progress: Callable[[FileOutcome], None] | None = None,
         show_bar: bool | None = None,
     ) -> BatchReport:
         started = time.perf_counter()
-        caveat_tuple = canonical_caveats(caveats)
-        files, problems = collect_files(paths)
-        report = BatchReport(outcomes=list(problems))
+        report = BatchReport()
         self.store.ensure_collection(self.embedder.dimension)
-
-        from tqdm import tqdm
-
-        bar = tqdm(
-            files,
-            unit="file",
-            desc="ingest",
-            disable=not (sys.stderr.isatty() if show_bar is None else show_bar),
-        )
-        for path in bar:
-            bar.set_postfix_str(path.name[:40])
-            outcome = self._ingest_one(path, level, caveat_tuple)
-            report.outcomes.append(outcome)
-            log.info("%s: %s %s", outcome.state, path, outcome.reason)
-            if progress:
-                progress(outcome)
+        report.recovered = self.recover()
+        files, problems, report.ignored = collect_files(paths, exclude=self.settings.home)
+        if retry_quarantined:
+            known = set(files)
+            for entry in self.ledger.in_state("quarantined"):
+                path = Path(entry.path)
+                if path not in known and path.is_file():
+                    files.append(path)
+                    known.add(path)
+        report.outcomes.extend(problems)
+        declarations = Declarations(Declaration(level, canonical_caveats(caveats)))
+        batch = _Batch(self, files, declarations, retry_quarantined, report, progress, show_bar)
+        try:
+            batch.check_free_space()
+            batch.run()
+        except BatchStopped as exc:
+            report.stopped = str(exc)
+            log.error("batch stopped: %s", exc)
         report.seconds = time.perf_counter() - started
         return report
 
+    def recover(self) -> list[str]:
+        """Delete the chunks of files a killed run left half-written; return their paths."""
+        recovered = []
+        for entry in self.ledger.in_state("writing"):
+            self.store.delete_document(entry.sha256)
+            self.ledger.set_state(
+                entry.sha256, "interrupted", "ingestion was interrupted; read again on next run"
+            )
+            recovered.append(entry.path)
+            log.warning("%s: interrupted by a previous run, its partial chunks deleted", entry.path)
+        return recovered
+
+    def remove(self, key: str) -> list[LedgerEntry]:
+        """Take a document out of the store (by path or SHA-256 prefix); return what was."""
+        removed = []
+        for entry in self.ledger.find(key):
+            if entry.state in ("ingested", "writing", "interrupted"):
+                self.store.delete_document(entry.sha256)
+            if entry.state != "removed":
+                self.ledger.set_state(entry.sha256, "removed", "removed by an operator")
+                removed.append(entry)
+        return removed
+
     def classify(
-        self, document: SourceDocument, declared: Level | None, caveats: tuple[str, ...]
-    ) -> tuple[Level, tuple[str, ...]]:
-        """The document's level and caveats: the highest of its markings and the declaration.
+        self, markings: Iterable[Marking], declared: Declaration
+    ) -> tuple[Level | None, tuple[str, ...]]:
+        """The highest of the markings and the declaration, and every caveat of either.
 
-        A declaration can raise what the markings say, never lower it. A document
-        with neither takes the site's level for unmarked documents.
+        A declaration can raise what the markings say, never lower it. With
+        neither, the site's level for unmarked documents, if it names one.
         """
-        pages: dict[int, list[str]] = {}
-        for element in document.elements:
-            pages.setdefault(element.page, []).append(element.text)
-        found, found_caveats = document_marking(
-            read_markings(sorted((page, "\n".join(lines)) for page, lines in pages.items()))
-        )
-        levels = [lvl for lvl in (found, declared) if lvl is not None]
+        found, found_caveats = document_marking(markings)
+        levels = [lvl for lvl in (found, declared.level) if lvl is not None]
         level = max(levels) if levels else self.settings.unmarked()
-        return level, tuple(sorted(set(caveats) | set(found_caveats)))
+        return level, tuple(sorted(set(declared.caveats) | set(found_caveats)))
 
-    def _ingest_one(self, path: Path, level: Level | None, caveats: tuple[str, ...]) -> FileOutcome:
+
+class _Batch:
+    """The loop of one `IngestPipeline.run`: keeps the workers busy, files in order."""
+
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        files: list[Path],
+        declarations: Declarations,
+        retry_quarantined: bool,
+        report: BatchReport,
+        progress: Callable[[FileOutcome], None] | None,
+        show_bar: bool | None,
+    ) -> None:
+        self.p = pipeline
+        self.settings = pipeline.settings
+        self.queue = deque(files)
+        self.declarations = declarations
+        self.retry_quarantined = retry_quarantined
+        self.report = report
+        self.progress = progress
+        self.show_bar = show_bar
+        self.jobs: list[_FileJob] = []  # files being parsed, oldest first
+        self.owner: dict[Future[Any], tuple[_FileJob, int]] = {}  # window -1: the probe
+        self.max_tasks = pipeline.workers * 2
+        self.max_files = pipeline.workers + 2
+        self.pages_done = 0
+        self.ocr_done = 0
+
+    def run(self) -> None:
+        from tqdm import tqdm
+
+        visible = sys.stderr.isatty() if self.show_bar is None else self.show_bar
+        self.bar = tqdm(total=len(self.queue), unit="file", desc="ingest", disable=not visible)
+        self.clock = time.perf_counter()
+        pool = ParserPool(self.settings, self.p.workers) if self.queue else None
+        try:
+            while self.queue or self.jobs:
+                self._fill(pool)
+                if not self.owner:
+                    continue
+                done, _ = wait(list(self.owner), timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._collect(future)
+                self._enforce_deadlines()
+                self._advance()
+        finally:
+            if pool is not None:
+                pool.close()
+            self.bar.close()
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def _fill(self, pool: ParserPool | None) -> None:
+        """Hand the pool work: next windows of open files first, then new files."""
+        for job in self.jobs:
+            while job.probe is not None and job.submitted < len(job.windows):
+                if len(self.owner) >= self.max_tasks:
+                    return
+                first, last = job.windows[job.submitted]
+                assert pool is not None
+                future = pool.parse(job.path, job.probe.kind, first, last)
+                self.owner[future] = (job, job.submitted)
+                job.futures.add(future)
+                job.submitted += 1
+        while self.queue and len(self.owner) < self.max_tasks and len(self.jobs) < self.max_files:
+            path = self.queue.popleft()
+            job = self._open(path)
+            if job is not None:
+                assert pool is not None
+                future = pool.probe(path)
+                self.owner[future] = (job, -1)
+                job.futures.add(future)
+                self.jobs.append(job)
+
+    def _open(self, path: Path) -> _FileJob | None:
+        """Checks made before any parsing; None when the file is settled without it."""
         started = time.perf_counter()
-        if not os.access(path, os.R_OK):
-            return FileOutcome(str(path), "quarantined", "cannot read file: permission denied")
         try:
+            declared = self.declarations.for_file(path)
+            size = path.stat().st_size
+            if size > self.settings.max_file_mb * 1024 * 1024:
+                raise UnreadableFile(
+                    f"file too large: {size / 1024 / 1024:.0f} MB, over the "
+                    f"{self.settings.max_file_mb:.0f} MB limit (max_file_mb)"
+                )
+            if not os.access(path, os.R_OK):
+                raise UnreadableFile("cannot read file: permission denied")
+            from vigie.models import sha256_of
+
             sha256 = sha256_of(path)
-        except OSError as exc:
-            return FileOutcome(str(path), "quarantined", f"cannot read file: {exc.strerror}")
-        known = self.ledger.get(sha256)
-        if known is not None and known.state == "ingested":
-            return FileOutcome(
-                str(path),
-                "unchanged",
-                "already ingested",
-                known.pages,
-                known.chunks,
-                known.ocr_pages,
-                time.perf_counter() - started,
-                level=Level(known.level).label if known.level is not None else "",
-            )
-        try:
-            document = parse_file(path, self.settings, sha256)
+        except FileNotFoundError:
+            self._finish(FileOutcome(str(path), "quarantined", "file disappeared before reading"))
+            return None
         except UnreadableFile as exc:
-            outcome = FileOutcome(str(path), "quarantined", str(exc))
-            self._record_quarantine(path, outcome, sha256)
-            return outcome
-
-        level, caveats = self.classify(document, level, caveats)
-        chunks = chunk_document(document, level, caveats, self.settings)
-        if not chunks:
+            self._quarantine_unhashed(path, str(exc))
+            return None
+        except OSError as exc:
+            self._quarantine_unhashed(path, f"cannot read file: {exc.strerror or exc}")
+            return None
+        for job in self.jobs:
+            if job.sha256 == sha256:  # the same content is already being read in this batch
+                job.copies.append((path, declared))
+                return None
+        known = self.p.ledger.get(sha256)
+        if known is not None and known.state == "ingested":
+            self._finish(self._unchanged(path, known, declared, started))
+            return None
+        if known is not None and known.state == "quarantined" and not self.retry_quarantined:
             outcome = FileOutcome(
-                str(path),
-                "quarantined",
-                "no readable text on any page (blank or unreadable scan)",
-                pages=document.pages,
-                ocr_pages=len(document.ocr_pages),
+                str(path), "quarantined", f"still quarantined: {known.reason}", known.pages
             )
-            self._record_quarantine(path, outcome, document.sha256)
-            return outcome
+            self._finish(outcome)
+            return None
+        return _FileJob(path, sha256, declared, started)
 
-        batch = self.settings.embedder_batch_size * 4
-        for start in range(0, len(chunks), batch):
-            part = chunks[start : start + batch]
-            vectors = self.embedder.embed_passages([c.text for c in part])
-            self.store.upsert(part, vectors)
-
-        # A new version of a file at the same path replaces the old one's chunks.
-        for old in self.ledger.ingested_at_path(str(path)):
-            if old.sha256 != document.sha256:
-                self.store.delete_document(old.sha256)
-                self.ledger.mark_replaced(old.sha256)
-
-        self.ledger.record(
-            LedgerEntry(
-                sha256=document.sha256,
-                path=str(path),
-                file_name=document.file_name,
-                state="ingested",
-                reason="",
-                pages=document.pages,
-                chunks=len(chunks),
-                ocr_pages=len(document.ocr_pages),
-                level=int(level),
-            )
-        )
+    def _unchanged(
+        self, path: Path, known: LedgerEntry, declared: Declaration, started: float
+    ) -> FileOutcome:
+        """Already ingested; a declaration above its level (or new caveats) raises it."""
+        level = Level(known.level) if known.level is not None else None
+        caveats = tuple(sorted(set(known.caveats) | set(declared.caveats)))
+        raised = declared.level is not None and (level is None or declared.level > level)
+        state, reason = "unchanged", "already ingested"
+        if known.path != str(path):
+            reason = f"same content as {known.path}, already ingested"
+        if raised or caveats != tuple(sorted(known.caveats)):
+            level = max(lvl for lvl in (level, declared.level) if lvl is not None)
+            self._store_call(self.p.store.publish, known.sha256, int(level), level.label, caveats)
+            self._ledger_call(self.p.ledger.set_classification, known.sha256, int(level), caveats)
+            state, reason = "reclassified", f"already ingested; declared level {level.label}"
         return FileOutcome(
             str(path),
-            "ingested",
-            "",
-            document.pages,
-            len(chunks),
-            len(document.ocr_pages),
+            state,
+            reason,
+            known.pages,
+            known.chunks,
+            known.ocr_pages,
             time.perf_counter() - started,
-            level=level.label,
+            level=level.label if level is not None else "",
             caveats=list(caveats),
-            rescan_pages=needs_rescan(document, self.settings.ocr_rescan_below),
         )
 
-    def _record_quarantine(self, path: Path, outcome: FileOutcome, sha256: str) -> None:
-        self.ledger.record(
-            LedgerEntry(
-                sha256=sha256,
-                path=str(path),
-                file_name=path.name,
-                state="quarantined",
-                reason=outcome.reason,
-                pages=outcome.pages,
-                chunks=0,
-                ocr_pages=outcome.ocr_pages,
-                level=None,
+    # -- results -------------------------------------------------------------------------
+
+    def _collect(self, future: Future[Any]) -> None:
+        job, window = self.owner.pop(future)
+        job.futures.discard(future)
+        if job not in self.jobs:
+            return  # the file already failed
+        try:
+            result = task_outcome(future, self.settings.file_timeout)
+        except UnreadableFile as exc:
+            self._fail(job, str(exc))
+            return
+        if window < 0:
+            job.probe = result
+            job.windows = result.windows(self.settings.window_pages)
+        else:
+            job.arrived[window] = result
+
+    def _enforce_deadlines(self) -> None:
+        now = time.perf_counter()
+        for job in list(self.jobs):
+            if now - job.started > self.settings.file_timeout:
+                self._fail(
+                    job,
+                    f"parsing took more than {self.settings.file_timeout:.0f} s (file_timeout): "
+                    "the parser was stopped",
+                )
+
+    def _advance(self) -> None:
+        """Chunk and embed what arrived, in page order; finish files that are complete."""
+        for job in list(self.jobs):
+            while job.consumed in job.arrived:
+                pages = job.arrived.pop(job.consumed)
+                job.consumed += 1
+                self._take_pages(job, pages)
+            if job.complete:
+                self._complete(job)
+
+    def _take_pages(self, job: _FileJob, pages: Pages) -> None:
+        if job.chunker is None:
+            doc = SourceDocument(str(job.path), job.sha256, job.path.name, job.probe.pages)
+            job.chunker = DocumentChunker(
+                doc,
+                PROVISIONAL_LEVEL,
+                (),
+                self.settings,
+                measure=self.p.embedder.passage_tokens,
+                max_tokens=self.p.embedder.max_tokens,
+            )
+        by_page: dict[int, list[str]] = {}
+        for element in pages.elements:
+            by_page.setdefault(element.page, []).append(element.text)
+        job.markings += read_markings(sorted((n, "\n".join(t)) for n, t in by_page.items()))
+        job.ocr_pages += pages.ocr_pages
+        job.confidence.update(pages.confidence)
+        job.waiting += job.chunker.feed(pages.elements, pages.confidence)
+        first, last = job.windows[job.consumed - 1]
+        self.pages_done += last - first + 1
+        self.ocr_done += len(pages.ocr_pages)
+        self._refresh_bar()
+        if len(job.waiting) >= self.settings.embedder_batch_size * 4:
+            self._write(job)
+
+    def _write(self, job: _FileJob) -> None:
+        """Embed the waiting chunks and write them, pending, to the store."""
+        if not job.waiting:
+            return
+        self.check_free_space()
+        if not job.started_writing:
+            entry = LedgerEntry(job.sha256, str(job.path), job.path.name, "writing")
+            self._ledger_call(self.p.ledger.record, entry)
+            job.started_writing = True
+        chunks, job.waiting = job.waiting, []
+        vectors = self.p.embedder.embed_passages([c.text for c in chunks])
+        self._store_call(self.p.store.upsert, chunks, vectors, pending=True)
+        job.written += len(chunks)
+
+    def _complete(self, job: _FileJob) -> None:
+        self.jobs.remove(job)
+        if job.chunker is not None:
+            job.waiting += job.chunker.finish()
+        self._write(job)
+        level, caveats = self.p.classify(job.markings, job.declared)
+        seconds = time.perf_counter() - job.started
+        assert job.probe is not None
+        base = dict(pages=job.probe.pages, ocr_pages=len(job.ocr_pages), seconds=seconds)
+        if job.written == 0:
+            self._reject(job, "quarantined", "no readable text on any page", base)
+            return
+        if level is None:
+            reason = (
+                "no classification marking found and no level declared: declare one "
+                "(--level, or a vigie-classification.toml file in its folder), "
+                "or set unmarked_level"
+            )
+            self._reject(job, "refused", reason, base)
+            return
+        self.check_free_space()
+        self._store_call(self.p.store.publish, job.sha256, int(level), level.label, caveats)
+        older = [
+            entry.sha256
+            for entry in self.p.ledger.at_path(str(job.path), ["ingested"])
+            if entry.sha256 != job.sha256
+        ]
+        for sha256 in older:
+            self._store_call(self.p.store.delete_document, sha256)
+        rescan = needs_rescan(job.confidence, self.settings.ocr_rescan_below)
+        entry = LedgerEntry(
+            job.sha256,
+            str(job.path),
+            job.path.name,
+            "ingested",
+            pages=job.probe.pages,
+            chunks=job.written,
+            ocr_pages=len(job.ocr_pages),
+            level=int(level),
+            caveats=list(caveats),
+            seconds=seconds,
+            rescan_pages=rescan,
+        )
+        self._ledger_call(self.p.ledger.record, entry, older)
+        reason = "new version of a file ingested before" if older else ""
+        self._finish(
+            FileOutcome(
+                str(job.path),
+                "ingested",
+                reason,
+                chunks=job.written,
+                level=level.label,
+                caveats=list(caveats),
+                rescan_pages=rescan,
+                **base,
             )
         )
+        for path, declared in job.copies:
+            known = self.p.ledger.get(job.sha256)
+            assert known is not None
+            self._finish(self._unchanged(path, known, declared, time.perf_counter()))
+
+    def _reject(self, job: _FileJob, state: str, reason: str, base: dict[str, Any]) -> None:
+        if job.started_writing:
+            self._store_call(self.p.store.delete_document, job.sha256)
+        entry = LedgerEntry(
+            job.sha256,
+            str(job.path),
+            job.path.name,
+            state,
+            reason,
+            pages=base.get("pages", 0),
+            ocr_pages=base.get("ocr_pages", 0),
+            seconds=base.get("seconds", 0.0),
+        )
+        self._ledger_call(self.p.ledger.record, entry)
+        self._finish(FileOutcome(str(job.path), state, reason, **base))
+        for path, _ in job.copies:
+            self._finish(FileOutcome(str(path), state, f"same content as {job.path}: {reason}"))
+
+    def _fail(self, job: _FileJob, reason: str) -> None:
+        """The file cannot be read: stop its tasks, drop its chunks, quarantine it."""
+        for future in list(job.futures):
+            future.cancel()  # a running task's worker process is killed
+            self.owner.pop(future, None)
+        job.futures.clear()
+        if job in self.jobs:
+            self.jobs.remove(job)
+        pages = job.probe.pages if job.probe else 0
+        seconds = time.perf_counter() - job.started
+        self._reject(job, "quarantined", reason, {"pages": pages, "seconds": seconds})
+
+    def _quarantine_unhashed(self, path: Path, reason: str) -> None:
+        """Quarantine a file that could not even be hashed: keyed by its path."""
+        entry = LedgerEntry(f"path:{path}", str(path), path.name, "quarantined", reason)
+        self._ledger_call(self.p.ledger.record, entry)
+        self._finish(FileOutcome(str(path), "quarantined", reason))
+
+    def _finish(self, outcome: FileOutcome) -> None:
+        self.report.outcomes.append(outcome)
+        log.info("%s: %s %s", outcome.state, outcome.path, outcome.reason)
+        self.bar.update(1)
+        self._refresh_bar()
+        if self.progress:
+            self.progress(outcome)
+
+    def _refresh_bar(self) -> None:
+        elapsed = max(time.perf_counter() - self.clock, 1e-6)
+        self.bar.set_postfix(
+            pages=self.pages_done,
+            pages_s=f"{self.pages_done / elapsed:.1f}",
+            ocr=self.ocr_done,
+            quarantined=self.report.count("quarantined"),
+            refresh=False,
+        )
+
+    # -- store and ledger failures stop the batch ------------------------------------------
+
+    def check_free_space(self) -> None:
+        """Stop before the home's disk is full (see `Settings.min_free_mb`)."""
+        import shutil
+
+        free_mb = shutil.disk_usage(self.settings.home).free / 1024 / 1024
+        if free_mb < self.settings.min_free_mb:
+            raise BatchStopped(
+                f"disk almost full: {free_mb:.0f} MB free for VIGIE_HOME "
+                f"{self.settings.home}, under min_free_mb={self.settings.min_free_mb:.0f}; "
+                "free some space and re-run: files ingested before are intact"
+            )
+
+    def _store_call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from retrieval.store import StoreError
+
+        try:
+            return method(*args, **kwargs)
+        except StoreError as exc:
+            raise BatchStopped(
+                f"{exc}; files ingested before are intact, re-run to resume"
+            ) from exc
+
+    def _ledger_call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from ingest.ledger import LedgerError
+
+        try:
+            return method(*args, **kwargs)
+        except LedgerError as exc:
+            raise BatchStopped(
+                f"{exc}; files ingested before are intact, re-run to resume"
+            ) from exc

@@ -48,7 +48,11 @@ class Embedder:
 
     def tokenizer_length(self, text: str) -> int:
         """Tokens the embedder sees for this text (its own tokenizer)."""
-        return len(self._model.tokenizer(text, add_special_tokens=True)["input_ids"])
+        return len(self._model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+
+    def passage_tokens(self, text: str) -> int:
+        """Tokens the embedder sees for this passage, its prefix included."""
+        return self.tokenizer_length(self.passage_prefix + text)
 
     @property
     def max_tokens(self) -> int:

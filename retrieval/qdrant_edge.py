@@ -16,7 +16,13 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
-from retrieval.schema import DENSE_VECTOR, INTEGER_INDEXES, KEYWORD_INDEXES, SPARSE_VECTOR
+from retrieval.schema import (
+    DENSE_VECTOR,
+    INTEGER_INDEXES,
+    KEYWORD_INDEXES,
+    PENDING,
+    SPARSE_VECTOR,
+)
 from retrieval.store import StoreError
 from vigie.contracts import Chunk, Clearance, Hit
 
@@ -25,7 +31,7 @@ _CONFIG_FILE = "edge_config.json"
 
 
 def clearance_filter(clearance: Clearance, document_id: str | None = None) -> qe.Filter:
-    """Level at most the reader's, no caveat outside the reader's, optionally one document."""
+    """Published, level at most the reader's, no caveat outside the reader's, maybe one document."""
     must: list[qe.FieldCondition] = [
         qe.FieldCondition("level", range=qe.RangeFloat(lte=int(clearance.level)))
     ]
@@ -33,7 +39,12 @@ def clearance_filter(clearance: Clearance, document_id: str | None = None) -> qe
         must.append(qe.FieldCondition("document_id", match=qe.MatchValue(document_id)))
     # must_not "has a caveat other than these": chunks without caveats always pass.
     outside = qe.FieldCondition("caveats", match=qe.MatchExcept(sorted(clearance.caveats)))
-    return qe.Filter(must=must, must_not=[outside])
+    pending = qe.FieldCondition(PENDING, match=qe.MatchValue(1))
+    return qe.Filter(must=must, must_not=[outside, pending])
+
+
+def _same_document(document_id: str) -> qe.Filter:
+    return qe.Filter(must=[qe.FieldCondition("document_id", match=qe.MatchValue(document_id))])
 
 
 class QdrantEdgeStore:
@@ -70,13 +81,19 @@ class QdrantEdgeStore:
                 )
         self._ensure_indexes()
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+    def upsert(
+        self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], pending: bool = False
+    ) -> None:
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         if not chunks:
             return
         points = [
-            qe.Point(chunk.chunk_id, {DENSE_VECTOR: [float(x) for x in vector]}, chunk.to_payload())
+            qe.Point(
+                chunk.chunk_id,
+                {DENSE_VECTOR: [float(x) for x in vector]},
+                chunk.to_payload() | {PENDING: int(pending)},
+            )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         shard = self._require_shard()
@@ -84,15 +101,47 @@ class QdrantEdgeStore:
             shard.update(qe.UpdateOperation.upsert_points(points))
             shard.flush()
 
+    def publish(
+        self, document_id: str, level: int, level_label: str, caveats: Sequence[str]
+    ) -> None:
+        payload = {PENDING: 0, "level": level, "level_label": level_label}
+        payload["caveats"] = list(caveats)
+        shard = self._require_shard()
+        with _errors(self.path, "write to"):
+            shard.update(
+                qe.UpdateOperation.set_payload_by_filter(_same_document(document_id), payload)
+            )
+            shard.flush()
+
     def delete_document(self, document_id: str) -> None:
         if self._shard is None:
             return
-        same_document = qe.FieldCondition("document_id", match=qe.MatchValue(document_id))
         with _errors(self.path, "delete from"):
             self._shard.update(
-                qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[same_document]))
+                qe.UpdateOperation.delete_points_by_filter(_same_document(document_id))
             )
             self._shard.flush()
+
+    def chunk_count(self) -> int:
+        if self._shard is None:
+            return 0
+        with _errors(self.path, "count in"):
+            return self._shard.count(qe.CountRequest(exact=True))
+
+    def export(self) -> list[tuple[str, dict]]:
+        if self._shard is None:
+            return []
+        records: list[tuple[str, dict]] = []
+        offset = None
+        with _errors(self.path, "read"):
+            while True:
+                page, offset = self._shard.scroll(
+                    qe.ScrollRequest(offset=offset, limit=512, with_payload=True)
+                )
+                records.extend((str(r.id), dict(r.payload or {})) for r in page)
+                if offset is None:
+                    break
+        return sorted(records, key=lambda record: record[0])
 
     def search(
         self,

@@ -16,13 +16,19 @@ from pathlib import Path
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
 
-from retrieval.schema import DENSE_VECTOR, INTEGER_INDEXES, KEYWORD_INDEXES, SPARSE_VECTOR
+from retrieval.schema import (
+    DENSE_VECTOR,
+    INTEGER_INDEXES,
+    KEYWORD_INDEXES,
+    PENDING,
+    SPARSE_VECTOR,
+)
 from retrieval.store import StoreError
 from vigie.contracts import Chunk, Clearance, Hit
 
 
 def clearance_filter(clearance: Clearance, document_id: str | None = None) -> models.Filter:
-    """Level at most the reader's, no caveat outside the reader's, optionally one document."""
+    """Published, level at most the reader's, no caveat outside the reader's, maybe one document."""
     must: list[models.Condition] = [
         models.FieldCondition(key="level", range=models.Range(lte=int(clearance.level)))
     ]
@@ -34,7 +40,14 @@ def clearance_filter(clearance: Clearance, document_id: str | None = None) -> mo
     outside = models.FieldCondition(
         key="caveats", match=models.MatchExcept(**{"except": sorted(clearance.caveats)})
     )
-    return models.Filter(must=must, must_not=[outside])
+    pending = models.FieldCondition(key=PENDING, match=models.MatchValue(value=1))
+    return models.Filter(must=must, must_not=[outside, pending])
+
+
+def _same_document(document_id: str) -> models.Filter:
+    return models.Filter(
+        must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))]
+    )
 
 
 class QdrantServerStore:
@@ -95,7 +108,9 @@ class QdrantServerStore:
                 self._ensure_indexes()
         self._ready = True
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+    def upsert(
+        self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], pending: bool = False
+    ) -> None:
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         if not chunks:
@@ -104,22 +119,53 @@ class QdrantServerStore:
             models.PointStruct(
                 id=chunk.chunk_id,
                 vector={DENSE_VECTOR: [float(x) for x in vector]},
-                payload=chunk.to_payload(),
+                payload=chunk.to_payload() | {PENDING: int(pending)},
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         with self._guard():
             self._client.upsert(self.collection, points=points, wait=True)
 
+    def publish(
+        self, document_id: str, level: int, level_label: str, caveats: Sequence[str]
+    ) -> None:
+        payload = {PENDING: 0, "level": level, "level_label": level_label}
+        payload["caveats"] = list(caveats)
+        with self._guard():
+            self._client.set_payload(
+                self.collection,
+                payload=payload,
+                points=models.FilterSelector(filter=_same_document(document_id)),
+                wait=True,
+            )
+
     def delete_document(self, document_id: str) -> None:
         if not self._exists():
             return
-        same_document = models.FieldCondition(
-            key="document_id", match=models.MatchValue(value=document_id)
-        )
-        selector = models.FilterSelector(filter=models.Filter(must=[same_document]))
+        selector = models.FilterSelector(filter=_same_document(document_id))
         with self._guard():
             self._client.delete(self.collection, points_selector=selector, wait=True)
+
+    def chunk_count(self) -> int:
+        if not self._exists():
+            return 0
+        with self._guard():
+            return self._client.count(self.collection, exact=True).count
+
+    def export(self) -> list[tuple[str, dict]]:
+        if not self._exists():
+            return []
+        records: list[tuple[str, dict]] = []
+        offset = None
+        with self._guard():
+            while True:
+                page, offset = self._client.scroll(
+                    self.collection, offset=offset, limit=512, with_payload=True
+                )
+                records.extend((str(r.id), dict(r.payload or {})) for r in page)
+                if offset is None:
+                    break
+        return sorted(records, key=lambda record: record[0])
 
     def search(
         self,

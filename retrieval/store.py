@@ -25,11 +25,27 @@ class VectorStore(Protocol):
     def ensure_collection(self, dimension: int) -> None:
         """Create the collection (dense vector of `dimension`, sparse slot, payload indexes)."""
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        """Insert or replace chunks by their deterministic chunk id."""
+    def upsert(
+        self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], pending: bool = False
+    ) -> None:
+        """Insert or replace chunks by their deterministic chunk id.
+
+        `pending=True` writes them invisible to every read until `publish`.
+        """
+
+    def publish(
+        self, document_id: str, level: int, level_label: str, caveats: Sequence[str]
+    ) -> None:
+        """Make a document's pending chunks visible, with its final level and caveats."""
 
     def delete_document(self, document_id: str) -> None:
-        """Remove every chunk of one document."""
+        """Remove every chunk of one document, pending or not."""
+
+    def chunk_count(self) -> int:
+        """Every chunk in the store, whatever its level, pending ones included."""
+
+    def export(self) -> list[tuple[str, dict]]:
+        """Every chunk as (chunk id, payload), sorted by id: for checks and tests, not search."""
 
     def search(
         self,

@@ -173,3 +173,9 @@ def test_long_text_labelled_header_is_kept_short_running_heads_are_not() -> None
     )  # fmt: skip
     chunks = chunk_document(doc, Level.NON_PROTEGE, (), Settings())
     assert [c.text for c in chunks] == [body.strip()]
+
+
+def test_a_document_with_only_a_running_head_keeps_it() -> None:
+    doc = make_doc([Element("Note de service n° 12 : relève à 6 h.", 1, "Header")])
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
+    assert [(c.page, c.text) for c in chunks] == [(1, "Note de service n° 12 : relève à 6 h.")]

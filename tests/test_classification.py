@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,25 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     make_text_pdf(folder / "nato.pdf", [["NATO RESTRICTED", *BODY]])
     make_text_pdf(folder / "unmarked.pdf", [BODY[3:]])
+    # A folder declared SECRET DÉFENSE (a pre-2021 name) by its sidecar file.
+    declared = folder / "declared"
+    declared.mkdir()
+    (declared / "vigie-classification.toml").write_text(
+        'level = "secret defense"\ncaveats = ["Spécial France"]\n', encoding="utf-8"
+    )
+    make_text_pdf(declared / "dr-in-secret-folder.pdf", [["DIFFUSION RESTREINTE", *BODY]])
+    make_text_pdf(declared / "ts-in-secret-folder.pdf", [["TRÈS SECRET", *BODY]])
+    make_text_pdf(declared / "unmarked-in-secret-folder.pdf", [BODY[4:]])
     return folder
 
 
 @pytest.fixture(scope="module")
 def ingested(archive: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Services:
-    settings = Settings(home=tmp_path_factory.mktemp("classified") / "home", models_dir=models_dir)
+    settings = Settings(
+        home=tmp_path_factory.mktemp("classified") / "home",
+        models_dir=models_dir,
+        unmarked_level="NON PROTÉGÉ",  # this site files unmarked documents as unclassified
+    )
     services = Services(settings)
     services.report = services.pipeline.run([archive])  # type: ignore[attr-defined]
     yield services
@@ -55,7 +69,73 @@ def test_each_document_takes_its_highest_marking(ingested: Services) -> None:
         "sd-sf.pdf": ("SECRET", ["SPÉCIAL FRANCE"]),  # page 2 outranks page 1
         "nato.pdf": ("DIFFUSION RESTREINTE", []),
         "unmarked.pdf": ("NON PROTÉGÉ", []),  # the site's level for unmarked documents
+        # The folder's declaration raises what is below it, never lowers what is above.
+        "dr-in-secret-folder.pdf": ("SECRET", ["SPÉCIAL FRANCE"]),
+        "ts-in-secret-folder.pdf": ("TRÈS SECRET", ["SPÉCIAL FRANCE"]),
+        "unmarked-in-secret-folder.pdf": ("SECRET", ["SPÉCIAL FRANCE"]),
     }
+
+
+def test_two_copies_in_one_batch_make_one_document_at_the_higher_level(
+    archive: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    batch = tmp_path / "batch"
+    (batch / "secret").mkdir(parents=True)
+    (batch / "secret" / "vigie-classification.toml").write_text('level = "SECRET"\n')
+    shutil.copy(archive / "dr.pdf", batch / "a-copy.pdf")
+    shutil.copy(archive / "dr.pdf", batch / "secret" / "b-copy.pdf")
+    services = Services(Settings(home=tmp_path / "home", models_dir=models_dir))
+    try:
+        report = services.pipeline.run([batch])
+        states = sorted((Path(o.path).name, o.state, o.level) for o in report.outcomes)
+        assert states == [
+            ("a-copy.pdf", "ingested", "DIFFUSION RESTREINTE"),
+            ("b-copy.pdf", "reclassified", "SECRET"),
+        ]
+        assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) == 0
+        exported = services.store.export()
+        assert exported and {p["level"] for _, p in exported} == {int(Level.SECRET)}
+    finally:
+        services.close()
+
+
+def test_unmarked_document_is_refused_unless_declared(
+    archive: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    services = Services(Settings(home=tmp_path / "home", models_dir=models_dir))
+    try:
+        refused = services.pipeline.run([archive / "unmarked.pdf"])
+        assert [o.state for o in refused.outcomes] == ["refused"]
+        assert "no classification marking" in refused.outcomes[0].reason
+        assert services.store.chunk_count() == 0  # nothing of it left in the store
+
+        declared = services.pipeline.run(
+            [archive / "unmarked.pdf"], level=Level.parse("diffusion restreinte")
+        )
+        assert [(o.state, o.level) for o in declared.outcomes] == [
+            ("ingested", "DIFFUSION RESTREINTE")
+        ]
+    finally:
+        services.close()
+
+
+def test_declaring_a_higher_level_later_reclassifies_without_reparsing(
+    archive: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    services = Services(Settings(home=tmp_path / "home", models_dir=models_dir))
+    try:
+        services.pipeline.run([archive / "dr.pdf"])
+        assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) > 0
+
+        again = services.pipeline.run([archive / "dr.pdf"], level=Level.SECRET)
+
+        assert [(o.state, o.level) for o in again.outcomes] == [("reclassified", "SECRET")]
+        assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) == 0
+        assert services.store.count(Clearance(Level.SECRET)) > 0
+        lower = services.pipeline.run([archive / "dr.pdf"], level=Level.NON_PROTEGE)
+        assert [(o.state, o.level) for o in lower.outcomes] == [("unchanged", "SECRET")]
+    finally:
+        services.close()
 
 
 def test_a_declaration_raises_but_never_lowers(
@@ -85,7 +165,14 @@ def test_a_declaration_raises_but_never_lowers(
         (Clearance(Level.TRES_SECRET), {"unmarked.pdf", "dr.pdf", "nato.pdf"}),
         (
             Clearance(Level.SECRET, frozenset({"SPÉCIAL FRANCE"})),
-            {"unmarked.pdf", "dr.pdf", "nato.pdf", "sd-sf.pdf"},
+            {
+                "unmarked.pdf",
+                "dr.pdf",
+                "nato.pdf",
+                "sd-sf.pdf",
+                "dr-in-secret-folder.pdf",
+                "unmarked-in-secret-folder.pdf",
+            },
         ),
     ],
 )

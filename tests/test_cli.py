@@ -37,7 +37,9 @@ def test_bad_inputs_are_reported_one_line_each_and_the_batch_goes_on(
     missing = tmp_path / "does-not-exist"
 
     result = run_vigie(
-        ["ingest", str(batch), str(empty_folder), str(missing), "--json"], home, models_dir
+        ["ingest", str(batch), str(empty_folder), str(missing), "--level", "NON PROTÉGÉ", "--json"],
+        home,
+        models_dir,
     )
 
     assert result.returncode == 0, result.stderr

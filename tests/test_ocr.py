@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pypdfium2 as pdfium
+from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
 from ingest.ocr import ocr_image, parse_tsv
@@ -17,8 +18,17 @@ HEADER = (
 )
 
 
-def row(block: int, par: int, line: int, word: int, conf: float, text: str) -> str:
-    return f"5\t1\t{block}\t{par}\t{line}\t{word}\t0\t0\t10\t10\t{conf}\t{text}"
+def row(
+    block: int,
+    par: int,
+    line: int,
+    word: int,
+    conf: float,
+    text: str,
+    box: tuple[int, int, int, int] = (0, 0, 10, 10),  # left, top, width, height as in the TSV
+) -> str:
+    left, top, width, height = box
+    return f"5\t1\t{block}\t{par}\t{line}\t{word}\t{left}\t{top}\t{width}\t{height}\t{conf}\t{text}"
 
 
 def test_tsv_paragraphs_rejoin_hyphenated_words_and_weigh_confidence() -> None:
@@ -34,12 +44,33 @@ def test_tsv_paragraphs_rejoin_hyphenated_words_and_weigh_confidence() -> None:
     )
     page = parse_tsv(tsv)
     assert page.paragraphs == ["l'attendait le", "Colbert"]
+    assert page.boxes == [(0, 0, 10, 10), (0, 0, 10, 10)]
     expected = (90 * 8 + 90 * 4 + 60 * 2 + 30 * 7) / (8 + 4 + 2 + 7) / 100
     assert page.confidence == round(expected, 3)
 
 
+def test_paragraph_boxes_are_the_union_of_their_word_boxes() -> None:
+    tsv = "\n".join(
+        [
+            HEADER,
+            "2\t1\t1\t0\t0\t0\t90\t190\t500\t200\t-1\t",  # block row: not a word
+            row(1, 1, 1, 1, 90, "Quel", (100, 200, 50, 20)),
+            row(1, 1, 1, 2, 90, "croiseur", (160, 198, 90, 24)),
+            row(1, 1, 2, 1, 80, "attendait", (100, 230, 95, 22)),
+            row(1, 1, 2, 2, -1, "", (400, 900, 10, 10)),  # no text: not in the box
+            row(2, 1, 1, 1, 70, "Dunkerque", (120, 400, 110, 30)),
+            row(3, 1, 1, 1, 95, " ", (0, 0, 2000, 3000)),  # blank word: no paragraph at all
+        ]
+    )
+    page = parse_tsv(tsv)
+    assert page.paragraphs == ["Quel croiseur attendait", "Dunkerque"]
+    assert page.boxes == [(100, 198, 250, 252), (120, 400, 230, 430)]
+
+
 def test_empty_page_has_no_confidence() -> None:
-    assert parse_tsv(HEADER + "\n").confidence is None
+    page = parse_tsv(HEADER + "\n")
+    assert page.confidence is None
+    assert page.paragraphs == [] and page.boxes == []
 
 
 def test_page_rotated_90_degrees_is_read() -> None:
@@ -63,6 +94,10 @@ def test_typewritten_page_character_accuracy(tmp_path: Path) -> None:
     pdf[2].render(scale=300 / 72).to_pil().save(image)
     pdf.close()
     page = ocr_image(image, ["fra", "eng"])
+    width, height = Image.open(image).size
+    assert len(page.boxes) == len(page.paragraphs) > 0
+    for left, top, right, bottom in page.boxes:
+        assert 0 <= left < right <= width and 0 <= top < bottom <= height
     read, expected = _normalise(" ".join(page.paragraphs)), _normalise(truth)
     accuracy = 1 - Levenshtein.distance(read, expected) / len(expected)
     assert accuracy >= 0.94, accuracy

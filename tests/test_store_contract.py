@@ -173,6 +173,35 @@ def test_delete_document_removes_exactly_that_document(ready: VectorStore) -> No
     assert ready.count(EVERYTHING) == 2
 
 
+def test_pending_chunks_are_invisible_until_published(ready: VectorStore) -> None:
+    chunks = [make_chunk("doc-p", i) for i in range(3)]
+    vecs = vectors(3)
+    ready.upsert(chunks, vecs, pending=True)
+
+    assert ready.count(EVERYTHING) == 0
+    assert ready.search(vecs[0], EVERYTHING, limit=10) == []
+    assert ready.chunk_count() == 3  # written, just not readable
+
+    ready.publish("doc-p", int(Level.SECRET), Level.SECRET.label, [SF])
+
+    assert ready.count(Clearance(Level.TRES_SECRET)) == 0  # the caveat published with it
+    hits = ready.search(vecs[0], EVERYTHING, limit=10)
+    assert len(hits) == 3
+    assert {h.chunk.level for h in hits} == {Level.SECRET}
+    assert {h.chunk.caveats for h in hits} == {(SF,)}
+
+
+def test_export_lists_every_chunk_sorted_by_id(ready: VectorStore) -> None:
+    chunks = [make_chunk("doc-a", i) for i in range(3)]
+    ready.upsert(chunks, vectors(3), pending=True)
+
+    exported = ready.export()
+
+    assert [chunk_id for chunk_id, _ in exported] == sorted(c.chunk_id for c in chunks)
+    assert all(payload["pending"] == 1 for _, payload in exported)
+    assert {payload["text"] for _, payload in exported} == {c.text for c in chunks}
+
+
 def test_dimension_mismatch_raises(ready: VectorStore) -> None:
     ready.ensure_collection(DIM)  # same dimension: fine, idempotent
     with pytest.raises(StoreError, match="16"):

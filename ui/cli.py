@@ -81,56 +81,199 @@ def _services():
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
+    from ingest.ledger import LedgerError
     from retrieval.llm import LLMError
     from retrieval.store import StoreError
     from vigie.models import ModelError
 
-    return (ModelError, StoreError, LLMError, ValueError)
+    return (ModelError, StoreError, LLMError, LedgerError, ValueError)
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files and folders to ingest.", show_default=False)
+    ] = None,
     level: Annotated[
         str | None,
-        typer.Option(help="Classification level of the batch, e.g. 'DIFFUSION RESTREINTE'."),
+        typer.Option(
+            help="Level of the batch as written in markings, e.g. 'DIFFUSION RESTREINTE'. "
+            "It raises what a document's markings say, never lowers it."
+        ),
     ] = None,
     caveat: Annotated[
-        list[str] | None, typer.Option(help="Caveat of the batch (repeatable).")
+        list[str] | None,
+        typer.Option(help="Caveat of the batch, e.g. 'SPÉCIAL FRANCE' (repeatable)."),
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Parsing/OCR processes (default: one per core).")
+    ] = None,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option(
+            "--retry-quarantined", help="Read quarantined files again (those still there)."
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the batch report as JSON.")
     ] = False,
 ) -> None:
     """Parse, OCR, chunk, embed and store PDFs and images; bad files go to quarantine.
 
-    Exits 0 when the batch ran to its end, whatever was quarantined.
+    Re-running the same command is safe: unchanged files are skipped, a file
+    changed at the same path replaces its old version, and a run that was
+    killed is completed. A folder may hold a vigie-classification.toml file
+    (level = "...", caveats = [...]) declaring the level of everything in it.
+
+    Exits 0 when the batch ran to its end, whatever was quarantined; 1 when
+    the store or the ledger failed part-way (what was done is kept).
     """
     from vigie.contracts import Level
 
+    if not paths and not retry_quarantined:
+        raise _fail("give files or folders to ingest (or --retry-quarantined)")
     try:
         batch_level = Level.parse(level) if level else None
     except ValueError as exc:
         raise _fail(str(exc)) from None
     services = _services()
     try:
-        report = services.pipeline.run(paths, level=batch_level, caveats=caveat or ())
+        pipeline = services.pipeline
+        if workers:
+            pipeline.workers = workers
+        report = pipeline.run(
+            paths or [],
+            level=batch_level,
+            caveats=caveat or (),
+            retry_quarantined=retry_quarantined,
+        )
     except _expected_errors() as exc:
         raise _fail(str(exc)) from None
     finally:
         services.close()
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-        return
-    totals = report.to_dict()["totals"]
+    else:
+        _print_report(report)
+    if report.stopped:
+        typer.echo(f"vigie: error: batch stopped: {report.stopped}", err=True)
+        raise typer.Exit(code=1)
+
+
+def _print_report(report) -> None:
+    summary = report.to_dict()
     for outcome in report.outcomes:
-        if outcome.state in ("quarantined", "skipped"):
+        if outcome.state in ("quarantined", "refused", "skipped"):
             typer.echo(f"{outcome.state:11} {outcome.path}: {outcome.reason}")
-    typer.echo(
-        f"ingested {totals['ingested']}, unchanged {totals['unchanged']}, "
-        f"quarantined {totals['quarantined']}, skipped {totals['skipped']} "
-        f"({totals['pages']} pages, {totals['chunks']} chunks) in {report.seconds:.1f} s"
+    for path in summary["recovered"]:
+        typer.echo(f"recovered   {path}: a killed run left it half-written; read again")
+    for item in summary["needs_rescan"]:
+        pages = ", ".join(str(p) for p in item["pages"])
+        typer.echo(f"re-scan     {item['path']}: OCR confidence low on page(s) {pages}")
+    if summary["slowest"] and len(report.outcomes) > 1:
+        slowest = ", ".join(
+            f"{Path(s['path']).name} {s['seconds']:.1f}s" for s in summary["slowest"][:3]
+        )
+        typer.echo(f"slowest     {slowest}")
+    totals = summary["totals"]
+    counts = ", ".join(
+        f"{state} {n}"
+        for state, n in totals.items()
+        if state not in ("pages", "ocr_pages", "chunks")
+        and (n or state in ("ingested", "quarantined"))
     )
+    typer.echo(
+        f"{counts} ({totals['pages']} pages, {totals['ocr_pages']} OCRed, "
+        f"{totals['chunks']} chunks) in {report.seconds:.1f} s"
+    )
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The ledger at a glance: documents per state, pages, chunks in the store.
+
+    Safe to run while an ingestion is going on (the embedded store is then
+    busy, and its chunk count is reported as unavailable).
+    """
+    from ingest.ledger import Ledger, LedgerError
+    from retrieval.store import StoreError, open_store
+
+    settings = _settings()
+    if not settings.ledger_path.exists():
+        summary: dict = {}
+    else:
+        try:
+            ledger = Ledger(settings.ledger_path, read_only=True)
+        except LedgerError as exc:
+            raise _fail(str(exc)) from None
+        summary = ledger.summary()
+        quarantined = [{"path": e.path, "reason": e.reason} for e in ledger.in_state("quarantined")]
+        ledger.close()
+    store_chunks: int | None
+    try:
+        store = open_store(settings)
+        try:
+            store_chunks = store.chunk_count()
+        finally:
+            store.close()
+    except StoreError as exc:
+        log.info("store unavailable: %s", exc)
+        store_chunks = None
+    result = {
+        "home": str(settings.home),
+        "states": summary,
+        "documents": summary.get("ingested", {}).get("files", 0),
+        "pages": summary.get("ingested", {}).get("pages", 0),
+        "chunks_in_store": store_chunks,
+        "quarantined": quarantined if summary else [],
+    }
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    if not summary:
+        typer.echo(f"nothing ingested yet in {settings.home}")
+    for state, values in sorted(summary.items()):
+        typer.echo(
+            f"{state:12} {values['files']:6} files  {values['pages']:7} pages  "
+            f"{values['chunks']:8} chunks"
+        )
+    for item in result["quarantined"]:
+        typer.echo(f"quarantined  {item['path']}: {item['reason']}")
+    shown = (
+        "unavailable (store busy: an ingestion is running?)"
+        if store_chunks is None
+        else store_chunks
+    )
+    typer.echo(f"chunks in the store: {shown}")
+
+
+@app.command()
+def remove(
+    documents: Annotated[
+        list[str], typer.Argument(help="Paths (as ingested) or SHA-256 prefixes (8+ characters).")
+    ],
+) -> None:
+    """Take documents out of the store; the ledger keeps them as "removed"."""
+    services = _services()
+    missing = []
+    try:
+        pipeline = services.pipeline
+        for key in documents:
+            candidate = Path(key)
+            lookup = str(candidate.resolve()) if candidate.exists() else key
+            removed = pipeline.remove(lookup)
+            for entry in removed:
+                typer.echo(f"removed     {entry.path} ({entry.sha256[:12]})")
+            if not removed:
+                missing.append(key)
+    except _expected_errors() as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    if missing:
+        raise _fail("not in the ledger: " + ", ".join(missing))
 
 
 @app.command()

@@ -58,7 +58,8 @@ class Services:
 
     @functools.cached_property
     def pipeline(self) -> IngestPipeline:
-        return IngestPipeline(self.settings, self.embedder, self.store, self.ledger)
+        ledger = self.ledger  # first: a home that cannot be written fails before models load
+        return IngestPipeline(self.settings, self.embedder, self.store, ledger)
 
     def close(self) -> None:
         if "store" in self.__dict__:

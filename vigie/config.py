@@ -67,8 +67,20 @@ class Settings(BaseSettings):
     ocr_page_timeout: float = 300.0  # seconds Tesseract may spend on one page
     ocr_rescan_below: float = 0.6  # pages read with less mean confidence need a re-scan
 
-    # Classification until markings are read (issue 3) and users exist (issue 6).
-    unmarked_level: str = "NON PROTÉGÉ"
+    # Ingestion batches.
+    workers: int | None = None  # parsing/OCR processes; None: one per core
+    window_pages: int = 16  # text pages per parsing task (pages to OCR go one per task)
+    file_timeout: float = 900.0  # seconds one file may take before its parser is killed
+    max_file_mb: float = 1024.0  # larger files are quarantined unread
+    max_image_pixels: int = 200_000_000  # larger images are refused (decompression bombs)
+    # A batch stops cleanly when VIGIE_HOME's disk has less free space than this: the
+    # embedded store maps its files in memory, and a write to a full disk would kill it.
+    min_free_mb: float = 200.0
+
+    # Classification. A document with no marking and no declared level is refused,
+    # unless the site names the level its unmarked documents take here.
+    unmarked_level: str | None = None
+    # Until users exist (issue 6), the CLI and the UI read with this clearance.
     cli_clearance: str = "TRÈS SECRET"
 
     # UI.
@@ -116,8 +128,12 @@ class Settings(BaseSettings):
     def default_clearance(self) -> Clearance:
         return Clearance(Level.parse(self.cli_clearance))
 
-    def unmarked(self) -> Level:
-        return Level.parse(self.unmarked_level)
+    def unmarked(self) -> Level | None:
+        return Level.parse(self.unmarked_level) if self.unmarked_level else None
+
+    @property
+    def worker_count(self) -> int:
+        return max(1, self.workers or os.cpu_count() or 1)
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: object) -> Settings:

@@ -98,6 +98,8 @@ class Element:
     page: int  # 1-based page number in the source file
     element_type: str = "NarrativeText"
     ocr: bool = False
+    # (left, top, right, bottom) in PDF points from the page's top-left corner, when known.
+    bbox: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -136,6 +138,8 @@ class Chunk:
     section: str = ""
     ocr: bool = False
     ocr_confidence: float | None = None
+    # The union of its elements' boxes on the page (PDF points, top-left origin), if known.
+    bbox: tuple[float, float, float, float] | None = None
 
     @property
     def chunk_id(self) -> str:
@@ -158,6 +162,7 @@ class Chunk:
             "section": self.section,
             "ocr": self.ocr,
             "ocr_confidence": self.ocr_confidence,
+            "bbox": list(self.bbox) if self.bbox else None,
         }
 
     @classmethod
@@ -177,6 +182,7 @@ class Chunk:
             section=payload.get("section", ""),
             ocr=bool(payload.get("ocr", False)),
             ocr_confidence=payload.get("ocr_confidence"),
+            bbox=tuple(payload["bbox"]) if payload.get("bbox") else None,
         )
 
 

@@ -1,0 +1,112 @@
+"""Parsing and OCR in worker processes, with a time limit that kills a hung parser.
+
+A batch hands the pool small tasks: "probe this file" (its type and page
+count), then "parse pages a..b of it". A big file is thus spread over every
+worker, and no process ever holds all of its pages. Tesseract runs with one
+thread (`OMP_THREAD_LIMIT=1`) and the pool has one process per core: pages
+run in parallel across cores instead of threads fighting inside one page.
+
+Workers are started with "spawn", not "fork": the parent has torch and the
+embedding model loaded, and forking a process with live OpenMP threads can
+deadlock. Each worker imports unstructured once and keeps it.
+
+A task that runs past its time limit has its worker process killed (pebble
+restarts a fresh one); a worker that crashes (a segfault in a native parser,
+the kernel's OOM killer) is reported the same way. Either way the file is
+quarantined with a reason and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import UnreadableFile
+from ingest.parse import FileProbe, Pages, parse_pages, probe_file
+from vigie.config import Settings
+
+log = logging.getLogger(__name__)
+
+# The settings a worker process was started with (set once by `_start_worker`).
+_worker_settings: Settings | None = None
+
+
+def _start_worker(settings_fields: dict[str, Any], log_level: int) -> None:
+    """Runs once in each new worker: offline environment, network guard, settings."""
+    from vigie.offline import apply_offline_environment, install_network_guard
+
+    global _worker_settings
+    apply_offline_environment()
+    settings = Settings(**settings_fields)
+    if settings.network_guard:
+        install_network_guard()
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    _worker_settings = settings
+
+
+def _probe(path: str) -> FileProbe:
+    assert _worker_settings is not None
+    return probe_file(Path(path), _worker_settings)
+
+
+def _parse(path: str, kind: str, first: int, last: int) -> Pages:
+    assert _worker_settings is not None
+    return parse_pages(Path(path), _worker_settings, kind, first, last)
+
+
+class ParserPool:
+    """A pool of parsing processes; submit tasks, get futures."""
+
+    def __init__(self, settings: Settings, workers: int | None = None) -> None:
+        from pebble import ProcessPool
+
+        self.settings = settings
+        self.workers = workers or settings.worker_count
+        self._pool = ProcessPool(
+            max_workers=self.workers,
+            initializer=_start_worker,
+            initargs=(settings.model_dump(), logging.getLogger().getEffectiveLevel()),
+            context=multiprocessing.get_context("spawn"),
+        )
+
+    def probe(self, path: Path) -> Future[FileProbe]:
+        return self._pool.schedule(_probe, args=(str(path),), timeout=self.settings.file_timeout)
+
+    def parse(self, path: Path, kind: str, first: int, last: int) -> Future[Pages]:
+        return self._pool.schedule(
+            _parse, args=(str(path), kind, first, last), timeout=self.settings.file_timeout
+        )
+
+    def close(self) -> None:
+        """Stop every worker now (tasks still running are abandoned)."""
+        self._pool.stop()
+        self._pool.join()
+
+    def __enter__(self) -> ParserPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def task_outcome(future: Future[Any], timeout: float) -> Any:
+    """The result of a finished task, or `UnreadableFile` saying in one line why not."""
+    from pebble import ProcessExpired
+
+    try:
+        return future.result()
+    except UnreadableFile:
+        raise
+    except FutureTimeout as exc:
+        raise UnreadableFile(
+            f"parsing took more than {timeout:.0f} s (file_timeout): the parser was stopped"
+        ) from exc
+    except ProcessExpired as exc:
+        raise UnreadableFile(
+            f"the parser process died (exit code {exc.exitcode}): a crash in a native "
+            "library, or the system ran out of memory"
+        ) from exc
