@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import CORPUS, SAMPLES, run_vigie
 
-COMMANDS = [[], ["ingest"], ["search"], ["ask"], ["ui"], ["doctor"], ["models"],
+COMMANDS = [[], ["ingest"], ["status"], ["remove"], ["search"], ["ask"], ["ui"], ["doctor"],
+            ["models"],
             ["models", "prepare"], ["models", "verify"]]  # fmt: skip
 
 

@@ -257,6 +257,7 @@ def test_a_full_disk_stops_the_batch_cleanly_and_a_rerun_completes(
             free = shutil.disk_usage(disk).free
             with open(ballast, "wb") as handle:
                 os.posix_fallocate(handle.fileno(), 0, free - 12 * 1024 * 1024)
+
     settings = Settings(
         home=disk / "home", models_dir=models_dir, unmarked_level="NON PROTÉGÉ", min_free_mb=16
     )
