@@ -29,7 +29,7 @@ every page carries a text layer (e.g. an OCR layer) are listed and left out.
 
 * Bare Tesseract: each image-only page is rendered with pypdfium2 at the scan's
   native resolution (largest image: pixels / extent in inches, clamped to
-  150..400 dpi, 300 when there is no image) to a PNG (untimed), then
+  150..400 dpi, 300 when there is no image) to a grey PGM, as Vigie does (untimed), then
   `tesseract <png> stdout -l fra+eng --psm 1 tsv` (OMP_THREAD_LIMIT=1) runs over
   all pages with N concurrent processes; wall time.
 * Vigie: the same ingest CLI on a folder holding only those files; report
@@ -496,7 +496,10 @@ def native_dpi(page: Any) -> int:
 
 
 def render_pages(chosen: dict[Path, list[int]], folder: Path) -> list[Path]:
-    """Each image-only page as a PNG at its native resolution (not timed; fast zlib level)."""
+    """Each image-only page as a grey PGM at its native resolution (not timed).
+
+    The same uncompressed grey format Vigie hands Tesseract, so the comparison
+    measures Vigie's overhead around Tesseract, not an image codec."""
     import pypdfium2 as pdfium
 
     images = []
@@ -505,9 +508,9 @@ def render_pages(chosen: dict[Path, list[int]], folder: Path) -> list[Path]:
         try:
             for number in pages:
                 page = pdf[number - 1]
-                png = folder / f"{path.stem}-p{number:04d}.png"
-                bitmap = page.render(scale=native_dpi(page) / POINTS_PER_INCH)
-                bitmap.to_pil().save(png, compress_level=1)
+                png = folder / f"{path.stem}-p{number:04d}.pgm"
+                bitmap = page.render(scale=native_dpi(page) / POINTS_PER_INCH, grayscale=True)
+                bitmap.to_pil().convert("L").save(png)
                 images.append(png)
         finally:
             pdf.close()
@@ -613,9 +616,15 @@ def part_ocr(corpus: Path, only: str, workers: int, with_workers: bool) -> Compa
     warm_cache(list(chosen))
 
     with tempfile.TemporaryDirectory(prefix="vigie-bench-ocr-") as tmp:
+        render_started = time.perf_counter()
         images = render_pages(chosen, Path(tmp))
+        render_seconds = time.perf_counter() - render_started
         baseline = run_tesseract(images, workers)
     describe(baseline)
+    say(
+        f"  (rendering those pages to images, one process, not counted above: "
+        f"{render_seconds:.1f} s; Vigie's time includes its own rendering)"
+    )
 
     with tempfile.TemporaryDirectory(prefix="vigie-bench-scan-") as tmp:
         folder = stage(list(chosen), Path(tmp) / "scanned")
@@ -632,6 +641,11 @@ def part_ocr(corpus: Path, only: str, workers: int, with_workers: bool) -> Compa
         say(
             f"  Vigie {vigie.seconds:.1f} s vs bare Tesseract {baseline.seconds:.1f} s: "
             f"ratio {comparison.ratio:.2f} (target <= {OCR_TARGET:.2f}): {comparison.verdict}"
+        )
+        with_render = vigie.seconds / (baseline.seconds + render_seconds / workers)
+        say(
+            f"  against rendering (spread over {workers} processes) + bare Tesseract: "
+            f"ratio {with_render:.2f}"
         )
     say()
     return comparison

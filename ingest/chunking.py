@@ -42,6 +42,13 @@ _MAX_RUNNING_HEAD_CHARS = 80
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+")
 _MAX_SECTION_CHARS = 200
 _MAX_KEPT_HEADS = 50
+# "12", "- 12 -", "Page 3", "p. 4", "3/12", "3 sur 12", "iv": a page number alone on its
+# line (a year, four digits, is kept).
+_PAGE_NUMBER = re.compile(
+    r"^(?:page|p\.)?\s*[-–—(]?\s*(?:\d{1,3}|[ivxlcdm]{1,6})\s*"
+    r"(?:(?:/|sur|of)\s*\d{1,4})?\s*[-–—)]?$",
+    re.IGNORECASE,
+)
 
 
 Measure = Callable[[str], int]
@@ -182,6 +189,9 @@ def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, ...] 
 
 
 def _is_running_head(element: Element, text: str) -> bool:
+    """A running head, footer or page number: noise for search, repeated on every page."""
+    if _PAGE_NUMBER.match(text):  # parsers often leave page numbers uncategorised
+        return True
     return element.element_type in SKIPPED_TYPES and len(text) <= _MAX_RUNNING_HEAD_CHARS
 
 

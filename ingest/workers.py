@@ -6,9 +6,11 @@ worker, and no process ever holds all of its pages. Tesseract runs with one
 thread (`OMP_THREAD_LIMIT=1`) and the pool has one process per core: pages
 run in parallel across cores instead of threads fighting inside one page.
 
-Workers are started with "spawn", not "fork": the parent has torch and the
-embedding model loaded, and forking a process with live OpenMP threads can
-deadlock. Each worker imports unstructured once and keeps it.
+Workers are forked from a "fork server", a fresh interpreter started for the
+purpose that has imported unstructured and loaded the spaCy model once
+(`ingest.worker_preload`): a worker starts warm, in milliseconds. They are
+never forked from the parent itself, which has torch and the embedding model
+loaded: forking a process with live OpenMP threads can deadlock.
 
 A task that runs past its time limit has its worker process killed (pebble
 restarts a fresh one); a worker that crashes (a segfault in a native parser,
@@ -66,11 +68,13 @@ class ParserPool:
 
         self.settings = settings
         self.workers = workers or settings.worker_count
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["ingest.worker_preload"])
         self._pool = ProcessPool(
             max_workers=self.workers,
             initializer=_start_worker,
             initargs=(settings.model_dump(), logging.getLogger().getEffectiveLevel()),
-            context=multiprocessing.get_context("spawn"),
+            context=context,
         )
 
     def probe(self, path: Path) -> Future[FileProbe]:

@@ -179,3 +179,16 @@ def test_a_document_with_only_a_running_head_keeps_it() -> None:
     doc = make_doc([Element("Note de service n° 12 : relève à 6 h.", 1, "Header")])
     chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
     assert [(c.page, c.text) for c in chunks] == [(1, "Note de service n° 12 : relève à 6 h.")]
+
+
+@pytest.mark.parametrize("number", ["100", "- 12 -", "Page 3", "p. 4", "3/12", "3 sur 12", "iv"])
+def test_a_page_number_alone_is_not_a_chunk(number: str) -> None:
+    doc = make_doc([Element("Le convoi quitte Brest à l'aube.", 1), Element(number, 1)])
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
+    assert [c.text for c in chunks] == ["Le convoi quitte Brest à l'aube."]
+
+
+def test_a_year_or_a_short_title_is_kept() -> None:
+    doc = make_doc([Element("Mémoire", 1, "Title"), Element("1944", 1), Element("Texte.", 1)])
+    chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
+    assert chunks[0].text == "Mémoire\n\n1944\n\nTexte."
