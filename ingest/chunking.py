@@ -42,6 +42,7 @@ _MAX_RUNNING_HEAD_CHARS = 80
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+")
 _MAX_SECTION_CHARS = 200
 _MAX_KEPT_HEADS = 50
+_MIN_CHARS = 200  # a smaller draft is folded into the one before it when it fits
 # "12", "- 12 -", "Page 3", "p. 4", "3/12", "3 sur 12", "iv": a page number alone on its
 # line (a year, four digits, is kept).
 _PAGE_NUMBER = re.compile(
@@ -74,8 +75,12 @@ def _pack(parts: list[str], limit: int, joiner: str, measure: Measure = len) -> 
 def split_text(text: str, limit: int, measure: Measure = len) -> list[str]:
     """Split `text` into pieces of at most `limit` (chars, or tokens with a tokenizer's
     `measure`): between sentences, else between words."""
-    if measure(text) <= limit:
+    total = measure(text)
+    if total <= limit:
         return [text]
+    # Aim at even pieces: greedy packing up to the limit leaves a scrap at the end.
+    pieces_needed = -(-total // limit)
+    limit = min(limit, int(total / pieces_needed * 1.15) + 1)
     words_limited: list[str] = []
     for sentence in _SENTENCE_END.split(text):
         if measure(sentence) <= limit:
@@ -177,6 +182,31 @@ def _dominant_type(parts: list[tuple[str, str, bool]]) -> str:
     return weight.most_common(1)[0][0]
 
 
+def _merge_scraps(drafts: list[_Draft], max_chars: int) -> list[_Draft]:
+    """Fold a scrap (a draft under `_MIN_CHARS`: the tail of a page, a stray OCR line)
+    into the draft before it on the same page and section, when both fit the limit.
+
+    A scrap alone is a poor passage: a few words match many questions by chance and
+    crowd the passages that answer them out of the top results.
+    """
+    merged: list[_Draft] = []
+    for draft in drafts:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and draft.size < _MIN_CHARS
+            and previous.page == draft.page
+            and previous.section == draft.section
+            and previous.size + len(SEPARATOR) + draft.size <= max_chars
+            and not any(kind == "Table" for _, kind, _ in previous.parts + draft.parts)
+        ):
+            previous.parts.extend(draft.parts)
+            previous.boxes.extend(draft.boxes)
+        else:
+            merged.append(draft)
+    return merged
+
+
 def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, ...] | None:
     if not boxes:
         return None
@@ -255,7 +285,8 @@ class DocumentChunker:
         return []
 
     def _take(self, ocr_confidence: dict[int, float | None]) -> list[Chunk]:
-        drafts, self._chunker.done = self._chunker.done, []
+        drafts = _merge_scraps(self._chunker.done, self._chunker.max)
+        self._chunker.done = []
         chunks: list[Chunk] = []
         for draft in drafts:
             text = SEPARATOR.join(part for part, _, _ in draft.parts).strip()

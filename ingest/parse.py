@@ -111,6 +111,15 @@ def _bbox(item: Any) -> tuple[float, float, float, float] | None:
     return (round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1))
 
 
+def _checked_kind(kind: str, text: str) -> str:
+    """unstructured calls many short lines "Title"; one that starts in lower case or ends
+    on a comma continues a sentence (a line cut off by the layout or by OCR): it is text.
+    A wrong title would also open a new section and split the paragraph it belongs to."""
+    if kind == "Title" and (text[:1].islower() or text.rstrip().endswith((",", ";", "-"))):
+        return "NarrativeText" if len(text.split()) >= 5 else "UncategorizedText"
+    return kind
+
+
 def _to_elements(raw: list[Any], pages: list[int]) -> list[Element]:
     """unstructured elements as ours; their page i is the source file's page `pages[i - 1]`."""
     elements = []
@@ -119,9 +128,8 @@ def _to_elements(raw: list[Any], pages: list[int]) -> list[Element]:
         if not text:
             continue
         number = pages[(item.metadata.page_number or 1) - 1]
-        elements.append(
-            Element(text=text, page=number, element_type=item.category, bbox=_bbox(item))
-        )
+        kind = _checked_kind(item.category, text)
+        elements.append(Element(text=text, page=number, element_type=kind, bbox=_bbox(item)))
     return elements
 
 
@@ -133,7 +141,7 @@ def _ocr_element(text: str, page: int, bbox: tuple[float, float, float, float] |
     """
     from unstructured.partition.text import element_from_text
 
-    kind = element_from_text(text).category
+    kind = _checked_kind(element_from_text(text).category, text)
     if kind == "UncategorizedText" and len(text.split()) >= 8:
         kind = "NarrativeText"
     return Element(text=text, page=page, element_type=kind, ocr=True, bbox=bbox)

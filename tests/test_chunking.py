@@ -120,7 +120,15 @@ def test_split_text_falls_back_to_words_then_characters() -> None:
     words = "mot " * 100
     assert all(len(piece) <= 50 for piece in split_text(words, 50))
     assert " ".join(split_text(words, 50)).split() == words.split()
-    assert split_text("x" * 120, 50) == ["x" * 50, "x" * 50, "x" * 20]
+    cut = split_text("x" * 120, 50)
+    assert "".join(cut) == "x" * 120 and len(cut) == 3 and all(len(p) <= 50 for p in cut)
+
+
+def test_split_text_makes_even_pieces_not_a_scrap() -> None:
+    sentences = " ".join(f"Phrase numéro {n} du rapport." for n in range(12))  # ~330 chars
+    pieces = split_text(sentences, 300)
+    assert len(pieces) == 2
+    assert min(len(p) for p in pieces) > 100
 
 
 def test_blank_elements_and_running_heads_make_no_chunk() -> None:

