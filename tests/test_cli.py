@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import CORPUS, SAMPLES, run_vigie
 
-COMMANDS = [[], ["ingest"], ["status"], ["remove"], ["search"], ["ask"], ["ui"], ["doctor"],
+COMMANDS = [[], ["ingest"], ["status"], ["remove"], ["search"], ["ask"], ["eval"], ["ui"],
+            ["doctor"],
             ["models"],
             ["models", "prepare"], ["models", "verify"]]  # fmt: skip
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -276,6 +275,70 @@ def remove(
         raise _fail("not in the ledger: " + ", ".join(missing))
 
 
+@app.command("eval")
+def evaluate(
+    folder: Annotated[
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels.tsv.")
+    ],
+    queries: Annotated[
+        Path | None, typer.Option(help="Another queries file (e.g. queries_en50.jsonl).")
+    ] = None,
+    modes: Annotated[str, typer.Option(help="Comma-separated retrieval modes.")] = "dense",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Score retrieval on a BEIR-layout set: nDCG@10, Recall@10/100, MRR@10, latency.
+
+    The corpus is chunked, embedded and stored through the ingestion code into a
+    throw-away store (the archive's store is not touched); a document is scored
+    by its best chunk.
+    """
+    import tempfile
+
+    from ingest.evaluate import index_eval_set, run_mode
+    from retrieval.embedder import Embedder
+    from retrieval.evaluation import EvalSet
+    from retrieval.qdrant_edge import QdrantEdgeStore
+    from retrieval.search import Searcher
+
+    settings = _settings()
+    try:
+        eval_set = EvalSet.load(folder, queries)
+        wanted = [m.strip() for m in modes.split(",") if m.strip()]
+        embedder = Embedder.from_settings(settings)
+        with tempfile.TemporaryDirectory(prefix="vigie-eval-") as tmp:
+            store = QdrantEdgeStore.open(Path(tmp) / "qdrant")
+            try:
+                chunks = index_eval_set(eval_set, settings, embedder, store)
+                searcher = Searcher(embedder, store)
+                results = [run_mode(mode, eval_set, searcher) for mode in wanted]
+            finally:
+                store.close()
+    except _expected_errors() as exc:
+        raise _fail(str(exc)) from None
+    summary = {
+        "folder": str(folder),
+        "queries": len(eval_set.queries),
+        "documents": len(eval_set.corpus),
+        "chunks": chunks,
+        "embedder": str(settings.resolved_embedder_path.name),
+        "modes": [r.to_dict() for r in results],
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    typer.echo(
+        f"{summary['queries']} queries, {summary['documents']} documents, {chunks} chunks, "
+        f"embedder {summary['embedder']}"
+    )
+    columns = ("nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms")
+    typer.echo(f"{'mode':16} " + " ".join(f"{c:>7}" for c in columns))
+    for r in results:
+        typer.echo(
+            f"{r.mode:16} {r.ndcg10:7.3f} {r.recall10:7.3f} {r.recall100:7.3f} {r.mrr10:7.3f} "
+            f"{r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f}"
+        )
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
@@ -367,7 +430,10 @@ def ui(
         "--client.toolbarMode", "minimal",
     ]  # fmt: skip
     typer.echo(f"Vigie UI on http://{host or settings.ui_host}:{port or settings.ui_port}")
-    raise typer.Exit(subprocess.call(command, env=env))
+    sys.stdout.flush()
+    # This process becomes Streamlit: a stop signal (Ctrl-C, SIGTERM) reaches the server
+    # itself, and no orphan server is left behind.
+    os.execve(sys.executable, command, env)
 
 
 @app.command()

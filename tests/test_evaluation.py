@@ -1,0 +1,88 @@
+"""The evaluation harness: metrics computed by hand, BEIR sets read, `vigie eval` runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.evaluation import EvalSet, mrr_at, ndcg_at, percentile, recall_at
+from tests.conftest import run_vigie
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    ranked = ["d3", "d1", "d7", "d2"]
+    relevant = {"d1": 1, "d2": 1}
+    assert mrr_at(ranked, relevant, 10) == 0.5
+    assert mrr_at(ranked, relevant, 1) == 0.0
+    assert recall_at(ranked, relevant, 2) == 0.5
+    assert recall_at(ranked, relevant, 10) == 1.0
+    # DCG = 1/log2(3) + 1/log2(5); ideal = 1 + 1/log2(3).
+    expected = (1 / 1.584962500721156 + 1 / 2.321928094887362) / (1 + 1 / 1.584962500721156)
+    assert ndcg_at(ranked, relevant, 10) == pytest.approx(expected)
+    assert ndcg_at(["d1", "d2"], relevant, 10) == pytest.approx(1.0)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert percentile([5.0], 0.95) == 5.0
+
+
+def write_set(folder: Path) -> Path:
+    folder.mkdir()
+    corpus = [
+        {"_id": "brest", "title": "Brest", "text": "Le port militaire de Brest abrite la flotte."},
+        {
+            "_id": "alpes",
+            "title": "Alpes",
+            "text": "Les chasseurs alpins s'entraînent en montagne.",
+        },
+        {
+            "_id": "radar",
+            "title": "Radar",
+            "text": "The radar station tracks aircraft over the sea.",
+        },
+        {"_id": "vivres", "title": "Vivres", "text": "Bread and rations are delivered every week."},
+    ]
+    queries = [
+        {"_id": "q1", "text": "Where does the radar station track aircraft?"},
+        {"_id": "q2", "text": "How often are bread and rations delivered?"},
+        {"_id": "q3", "text": "A query without judgement"},
+    ]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus) + "\n")
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tradar\t1\nq2\tvivres\t1\n")
+    return folder
+
+
+def test_a_beir_folder_is_read_with_only_judged_queries(tmp_path: Path) -> None:
+    loaded = EvalSet.load(write_set(tmp_path / "set"))
+    assert set(loaded.corpus) == {"brest", "alpes", "radar", "vivres"}
+    assert set(loaded.queries) == {"q1", "q2"}
+    assert loaded.qrels == {"q1": {"radar": 1}, "q2": {"vivres": 1}}
+
+
+def test_vigie_eval_indexes_through_ingestion_and_scores_each_mode(
+    tmp_path: Path, home: Path, models_dir: Path
+) -> None:
+    folder = write_set(tmp_path / "set")
+    result = run_vigie(["eval", str(folder), "--json"], home, models_dir)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["queries"] == 2 and summary["documents"] == 4 and summary["chunks"] == 4
+    (dense,) = summary["modes"]
+    assert dense["mode"] == "dense"
+    assert dense["mrr@10"] == 1.0 and dense["recall@10"] == 1.0  # two easy English queries
+    assert dense["latency_p95_ms"] >= dense["latency_p50_ms"] > 0
+    assert not (home / "qdrant").exists()  # a throw-away store, not the archive's
+
+
+def test_vigie_eval_refuses_a_folder_that_is_not_beir(
+    tmp_path: Path, home: Path, models_dir: Path
+) -> None:
+    result = run_vigie(["eval", str(tmp_path)], home, models_dir)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("vigie: error:")
+    assert "not a BEIR folder" in result.stderr
+    unknown = run_vigie(
+        ["eval", str(write_set(tmp_path / "s")), "--modes", "bm42"], home, models_dir
+    )
+    assert unknown.returncode == 2 and "not yet available mode 'bm42'" in unknown.stderr
