@@ -22,7 +22,7 @@ from vigie.contracts import Chunk, Clearance, Element, Level, SourceDocument
 
 log = logging.getLogger(__name__)
 
-MODES = ("dense",)  # sparse, hybrid and reranking modes arrive with hybrid search
+MODES = ("dense", "sparse", "hybrid")
 _CANDIDATES = 100  # chunks fetched per query: enough for Recall@100 over documents
 _EMBED_BATCH = 128
 
@@ -81,7 +81,7 @@ def run_mode(
     seconds: list[float] = []
     for query_id, text in eval_set.queries.items():
         started = time.perf_counter()
-        hits = searcher.search(text, clearance, limit=_CANDIDATES)
+        hits = searcher.search(text, clearance, limit=_CANDIDATES, mode=mode)
         seconds.append(time.perf_counter() - started)
         rankings[query_id] = documents_in_order([h.chunk.document_id for h in hits])
         if progress:

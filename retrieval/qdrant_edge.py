@@ -16,6 +16,7 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
+from retrieval.lexical import passage_vector, query_vector
 from retrieval.schema import (
     DENSE_VECTOR,
     INTEGER_INDEXES,
@@ -23,7 +24,7 @@ from retrieval.schema import (
     PENDING,
     SPARSE_VECTOR,
 )
-from retrieval.store import StoreError
+from retrieval.store import FUSION_K, StoreError, candidates
 from vigie.contracts import Chunk, Clearance, Hit
 
 # Written by Edge next to the segments; its presence means the directory holds a shard.
@@ -91,7 +92,10 @@ class QdrantEdgeStore:
         points = [
             qe.Point(
                 chunk.chunk_id,
-                {DENSE_VECTOR: [float(x) for x in vector]},
+                {
+                    DENSE_VECTOR: [float(x) for x in vector],
+                    SPARSE_VECTOR: qe.SparseVector(*passage_vector(chunk.text, chunk.language)),
+                },
                 chunk.to_payload() | {PENDING: int(pending)},
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
@@ -145,19 +149,45 @@ class QdrantEdgeStore:
 
     def search(
         self,
-        vector: Sequence[float],
+        vector: Sequence[float] | None,
         clearance: Clearance,
         limit: int = 5,
         document_id: str | None = None,
+        text: str | None = None,
+        mode: str = "dense",
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[Hit]:
         if self._shard is None:
             return []
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR),
-            filter=clearance_filter(clearance, document_id),
-            with_payload=True,
-        )
+        allowed = clearance_filter(clearance, document_id)
+        dense = None if vector is None else [float(x) for x in vector]
+        sparse = qe.SparseVector(*query_vector(text)) if text else None
+        if mode == "sparse" or dense is None:
+            if sparse is None or not sparse.indices:
+                return []
+            query = qe.Query.Nearest(sparse, using=SPARSE_VECTOR)
+            request = qe.QueryRequest(limit=limit, query=query, filter=allowed, with_payload=True)
+        elif mode == "hybrid" and sparse is not None and sparse.indices:
+            depth = candidates(limit)
+            request = qe.QueryRequest(
+                limit=limit,
+                prefetches=[
+                    qe.Prefetch(depth, qe.Query.Nearest(dense, using=DENSE_VECTOR), filter=allowed),
+                    qe.Prefetch(
+                        depth, qe.Query.Nearest(sparse, using=SPARSE_VECTOR), filter=allowed
+                    ),
+                ],
+                query=qe.Fusion.Rrf(k=FUSION_K, weights=list(weights)),
+                filter=allowed,
+                with_payload=True,
+            )
+        else:
+            request = qe.QueryRequest(
+                limit=limit,
+                query=qe.Query.Nearest(dense, using=DENSE_VECTOR),
+                filter=allowed,
+                with_payload=True,
+            )
         with _errors(self.path, "search"):
             points = self._shard.query(request)
         return [Hit(Chunk.from_payload(point.payload or {}), point.score) for point in points]

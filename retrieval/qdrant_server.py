@@ -16,6 +16,7 @@ from pathlib import Path
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
 
+from retrieval.lexical import passage_vector, query_vector
 from retrieval.schema import (
     DENSE_VECTOR,
     INTEGER_INDEXES,
@@ -23,7 +24,7 @@ from retrieval.schema import (
     PENDING,
     SPARSE_VECTOR,
 )
-from retrieval.store import StoreError
+from retrieval.store import FUSION_K, StoreError, candidates
 from vigie.contracts import Chunk, Clearance, Hit
 
 
@@ -42,6 +43,10 @@ def clearance_filter(clearance: Clearance, document_id: str | None = None) -> mo
     )
     pending = models.FieldCondition(key=PENDING, match=models.MatchValue(value=1))
     return models.Filter(must=must, must_not=[outside, pending])
+
+
+def _sparse(indices: list[int], values: list[float]) -> models.SparseVector:
+    return models.SparseVector(indices=indices, values=values)
 
 
 def _same_document(document_id: str) -> models.Filter:
@@ -118,7 +123,10 @@ class QdrantServerStore:
         points = [
             models.PointStruct(
                 id=chunk.chunk_id,
-                vector={DENSE_VECTOR: [float(x) for x in vector]},
+                vector={
+                    DENSE_VECTOR: [float(x) for x in vector],
+                    SPARSE_VECTOR: _sparse(*passage_vector(chunk.text, chunk.language)),
+                },
                 payload=chunk.to_payload() | {PENDING: int(pending)},
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
@@ -169,22 +177,35 @@ class QdrantServerStore:
 
     def search(
         self,
-        vector: Sequence[float],
+        vector: Sequence[float] | None,
         clearance: Clearance,
         limit: int = 5,
         document_id: str | None = None,
+        text: str | None = None,
+        mode: str = "dense",
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[Hit]:
         if not self._exists():
             return []
+        allowed = clearance_filter(clearance, document_id)
+        dense = None if vector is None else [float(x) for x in vector]
+        sparse = _sparse(*query_vector(text)) if text else None
+        arguments: dict = {"query_filter": allowed, "limit": limit, "with_payload": True}
+        if mode == "sparse" or dense is None:
+            if sparse is None or not sparse.indices:
+                return []
+            arguments |= {"query": sparse, "using": SPARSE_VECTOR}
+        elif mode == "hybrid" and sparse is not None and sparse.indices:
+            depth = candidates(limit)
+            arguments["prefetch"] = [
+                models.Prefetch(query=dense, using=DENSE_VECTOR, filter=allowed, limit=depth),
+                models.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=allowed, limit=depth),
+            ]
+            arguments["query"] = models.RrfQuery(rrf=models.Rrf(k=FUSION_K, weights=list(weights)))
+        else:
+            arguments |= {"query": dense, "using": DENSE_VECTOR}
         with self._guard():
-            response = self._client.query_points(
-                self.collection,
-                query=[float(x) for x in vector],
-                using=DENSE_VECTOR,
-                query_filter=clearance_filter(clearance, document_id),
-                limit=limit,
-                with_payload=True,
-            )
+            response = self._client.query_points(self.collection, **arguments)
         return [
             Hit(Chunk.from_payload(point.payload or {}), point.score) for point in response.points
         ]

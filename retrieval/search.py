@@ -11,20 +11,38 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from retrieval.embedder import Embedder
-from retrieval.store import VectorStore
+from retrieval.store import SEARCH_MODES, VectorStore
 from vigie.contracts import Clearance, Hit
 
 
 class Searcher:
-    def __init__(self, embedder: Embedder, store: VectorStore) -> None:
+    """Search by meaning, by words, or both ("dense", "sparse", "hybrid": the default)."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        mode: str = "hybrid",
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> None:
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"unknown search mode {mode!r} (known: {', '.join(SEARCH_MODES)})")
         self.embedder = embedder
         self.store = store
+        self.mode = mode
+        self.weights = weights  # of the dense and the sparse ranking in hybrid fusion
 
-    def search(self, query: str, clearance: Clearance, limit: int = 5) -> list[Hit]:
+    def search(
+        self, query: str, clearance: Clearance, limit: int = 5, mode: str | None = None
+    ) -> list[Hit]:
         query = " ".join(query.split())
         if not query:
             return []
-        return self.store.search(self.embedder.embed_query(query), clearance, limit=limit)
+        mode = mode or self.mode
+        vector = None if mode == "sparse" else self.embedder.embed_query(query)
+        return self.store.search(
+            vector, clearance, limit=limit, text=query, mode=mode, weights=self.weights
+        )
 
 
 def _fence(text: str) -> str:

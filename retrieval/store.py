@@ -16,6 +16,14 @@ from typing import Protocol
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Hit
 
+SEARCH_MODES = ("dense", "sparse", "hybrid")
+FUSION_K = 60  # reciprocal rank fusion's k (the usual 60)
+
+
+def candidates(limit: int) -> int:
+    """How many chunks each side of a hybrid query brings to the fusion."""
+    return max(50, limit * 4)
+
 
 class StoreError(RuntimeError):
     """The store could not be opened or used; the message says why and what to do."""
@@ -49,12 +57,20 @@ class VectorStore(Protocol):
 
     def search(
         self,
-        vector: Sequence[float],
+        vector: Sequence[float] | None,
         clearance: Clearance,
         limit: int = 5,
         document_id: str | None = None,
+        text: str | None = None,
+        mode: str = "dense",
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[Hit]:
-        """Nearest chunks the clearance allows, best first (score: higher is better)."""
+        """Chunks the clearance allows, best first (score: higher is better).
+
+        `mode`: "dense" (nearest `vector`), "sparse" (lexical match of `text`), or
+        "hybrid" (both, fused by reciprocal rank inside one Qdrant query, with `weights`
+        for the dense and the sparse ranking).
+        """
 
     def count(self, clearance: Clearance, document_id: str | None = None) -> int:
         """How many chunks the clearance allows (optionally of one document)."""

@@ -202,6 +202,36 @@ def test_export_lists_every_chunk_sorted_by_id(ready: VectorStore) -> None:
     assert {payload["text"] for _, payload in exported} == {c.text for c in chunks}
 
 
+def worded(document_id: str, text: str, level: Level = Level.NON_PROTEGE) -> Chunk:
+    chunk = make_chunk(document_id, 0, level)
+    chunk.text = text
+    return chunk
+
+
+@pytest.mark.parametrize("mode", ["sparse", "hybrid"])
+def test_lexical_and_hybrid_search_find_the_rare_word_inside_the_clearance(
+    ready: VectorStore, mode: str
+) -> None:
+    chunks = [
+        worded("convoi", "Le convoi de ravitaillement quitte Brest à l'aube."),
+        worded("colbert", "Le croiseur Colbert attendait le Président à Dunkerque."),
+        worded("secret", "Le croiseur Colbert appareille vers Toulon.", Level.SECRET),
+        worded("radar", "The radar station tracks aircraft over the sea."),
+    ]
+    vecs = vectors(4)
+    ready.upsert(chunks[:3], vecs[:3])
+    ready.upsert(chunks[3:], vecs[3:], pending=True)  # written, not yet published
+
+    hits = ready.search(vecs[0], PUBLIC, limit=10, text="croiseur Colbert", mode=mode)
+
+    assert hits[0].chunk.document_id == "colbert"
+    assert all(h.chunk.level == Level.NON_PROTEGE for h in hits)  # the SECRET one is filtered
+    assert "radar" not in {h.chunk.document_id for h in hits}  # pending stays invisible
+    if mode == "sparse":  # a purely lexical search returns only chunks sharing a word
+        assert {h.chunk.document_id for h in hits} == {"colbert"}
+    assert ready.search(vecs[0], EVERYTHING, text="le la les", mode="sparse") == []
+
+
 def test_dimension_mismatch_raises(ready: VectorStore) -> None:
     ready.ensure_collection(DIM)  # same dimension: fine, idempotent
     with pytest.raises(StoreError, match="16"):

@@ -283,7 +283,9 @@ def evaluate(
     queries: Annotated[
         Path | None, typer.Option(help="Another queries file (e.g. queries_en50.jsonl).")
     ] = None,
-    modes: Annotated[str, typer.Option(help="Comma-separated retrieval modes.")] = "dense",
+    modes: Annotated[
+        str, typer.Option(help="Comma-separated retrieval modes: dense, sparse, hybrid.")
+    ] = "dense,sparse,hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Score retrieval on a BEIR-layout set: nDCG@10, Recall@10/100, MRR@10, latency.

@@ -44,7 +44,7 @@ class Services:
 
     @functools.cached_property
     def searcher(self) -> Searcher:
-        return Searcher(self.embedder, self.store)
+        return Searcher(self.embedder, self.store, self.settings.search_mode)
 
     @functools.cached_property
     def answerer(self) -> Answerer:

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     collection: str = "vigie"
 
     # Retrieval and chunking.
+    search_mode: str = "hybrid"  # "dense", "sparse" (lexical) or "hybrid" (both, fused)
     top_k: int = 5
     chunk_max_chars: int = 1000
     chunk_soft_chars: int = 700
