@@ -24,20 +24,29 @@ from retrieval.schema import (
     PENDING,
     SPARSE_VECTOR,
 )
-from retrieval.store import FUSION_K, StoreError, candidates
+from retrieval.store import FUSION_K, SearchFilter, StoreError, candidates
 from vigie.contracts import Chunk, Clearance, Hit
 
 # Written by Edge next to the segments; its presence means the directory holds a shard.
 _CONFIG_FILE = "edge_config.json"
 
 
-def clearance_filter(clearance: Clearance, document_id: str | None = None) -> qe.Filter:
-    """Published, level at most the reader's, no caveat outside the reader's, maybe one document."""
+def clearance_filter(
+    clearance: Clearance, document_id: str | None = None, where: SearchFilter | None = None
+) -> qe.Filter:
+    """Published, level at most the reader's, no caveat outside the reader's, and `where`."""
+    where = where or SearchFilter()
     must: list[qe.FieldCondition] = [
-        qe.FieldCondition("level", range=qe.RangeFloat(lte=int(clearance.level)))
+        qe.FieldCondition("level", range=qe.RangeFloat(lte=where.level_cap(clearance)))
     ]
-    if document_id is not None:
-        must.append(qe.FieldCondition("document_id", match=qe.MatchValue(document_id)))
+    for document in (document_id, where.document_id):
+        if document is not None:
+            must.append(qe.FieldCondition("document_id", match=qe.MatchValue(document)))
+    if where.languages:
+        must.append(qe.FieldCondition("language", match=qe.MatchAny(list(where.languages))))
+    if where.element_types:
+        kinds = list(where.element_types)
+        must.append(qe.FieldCondition("element_type", match=qe.MatchAny(kinds)))
     # must_not "has a caveat other than these": chunks without caveats always pass.
     outside = qe.FieldCondition("caveats", match=qe.MatchExcept(sorted(clearance.caveats)))
     pending = qe.FieldCondition(PENDING, match=qe.MatchValue(1))
@@ -156,10 +165,11 @@ class QdrantEdgeStore:
         text: str | None = None,
         mode: str = "dense",
         weights: tuple[float, float] = (1.0, 1.0),
+        where: SearchFilter | None = None,
     ) -> list[Hit]:
         if self._shard is None:
             return []
-        allowed = clearance_filter(clearance, document_id)
+        allowed = clearance_filter(clearance, document_id, where)
         dense = None if vector is None else [float(x) for x in vector]
         sparse = qe.SparseVector(*query_vector(text)) if text else None
         if mode == "sparse" or dense is None:

@@ -24,19 +24,29 @@ from retrieval.schema import (
     PENDING,
     SPARSE_VECTOR,
 )
-from retrieval.store import FUSION_K, StoreError, candidates
+from retrieval.store import FUSION_K, SearchFilter, StoreError, candidates
 from vigie.contracts import Chunk, Clearance, Hit
 
 
-def clearance_filter(clearance: Clearance, document_id: str | None = None) -> models.Filter:
-    """Published, level at most the reader's, no caveat outside the reader's, maybe one document."""
+def clearance_filter(
+    clearance: Clearance, document_id: str | None = None, where: SearchFilter | None = None
+) -> models.Filter:
+    """Published, level at most the reader's, no caveat outside the reader's, and `where`."""
+    where = where or SearchFilter()
     must: list[models.Condition] = [
-        models.FieldCondition(key="level", range=models.Range(lte=int(clearance.level)))
+        models.FieldCondition(key="level", range=models.Range(lte=where.level_cap(clearance)))
     ]
-    if document_id is not None:
-        must.append(
-            models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
-        )
+    for document in (document_id, where.document_id):
+        if document is not None:
+            must.append(
+                models.FieldCondition(key="document_id", match=models.MatchValue(value=document))
+            )
+    if where.languages:
+        languages = models.MatchAny(any=list(where.languages))
+        must.append(models.FieldCondition(key="language", match=languages))
+    if where.element_types:
+        kinds = models.MatchAny(any=list(where.element_types))
+        must.append(models.FieldCondition(key="element_type", match=kinds))
     # must_not "has a caveat other than these": chunks without caveats always pass.
     outside = models.FieldCondition(
         key="caveats", match=models.MatchExcept(**{"except": sorted(clearance.caveats)})
@@ -184,10 +194,11 @@ class QdrantServerStore:
         text: str | None = None,
         mode: str = "dense",
         weights: tuple[float, float] = (1.0, 1.0),
+        where: SearchFilter | None = None,
     ) -> list[Hit]:
         if not self._exists():
             return []
-        allowed = clearance_filter(clearance, document_id)
+        allowed = clearance_filter(clearance, document_id, where)
         dense = None if vector is None else [float(x) for x in vector]
         sparse = _sparse(*query_vector(text)) if text else None
         arguments: dict = {"query_filter": allowed, "limit": limit, "with_payload": True}

@@ -11,7 +11,7 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from retrieval.embedder import Embedder
-from retrieval.store import SEARCH_MODES, VectorStore
+from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore
 from vigie.contracts import Clearance, Hit
 
 
@@ -33,7 +33,12 @@ class Searcher:
         self.weights = weights  # of the dense and the sparse ranking in hybrid fusion
 
     def search(
-        self, query: str, clearance: Clearance, limit: int = 5, mode: str | None = None
+        self,
+        query: str,
+        clearance: Clearance,
+        limit: int = 5,
+        mode: str | None = None,
+        where: SearchFilter | None = None,
     ) -> list[Hit]:
         query = " ".join(query.split())
         if not query:
@@ -41,7 +46,7 @@ class Searcher:
         mode = mode or self.mode
         vector = None if mode == "sparse" else self.embedder.embed_query(query)
         return self.store.search(
-            vector, clearance, limit=limit, text=query, mode=mode, weights=self.weights
+            vector, clearance, limit=limit, text=query, mode=mode, weights=self.weights, where=where
         )
 
 

@@ -11,10 +11,11 @@ Qdrant query itself by each adapter, never applied afterwards.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from vigie.config import Settings
-from vigie.contracts import Chunk, Clearance, Hit
+from vigie.contracts import Chunk, Clearance, Hit, Level
 
 SEARCH_MODES = ("dense", "sparse", "hybrid")
 FUSION_K = 60  # reciprocal rank fusion's k (the usual 60)
@@ -23,6 +24,24 @@ FUSION_K = 60  # reciprocal rank fusion's k (the usual 60)
 def candidates(limit: int) -> int:
     """How many chunks each side of a hybrid query brings to the fusion."""
     return max(50, limit * 4)
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What a reader asks to narrow a search to, on top of the clearance.
+
+    Applied inside the Qdrant query (on indexed payload fields), never after it.
+    """
+
+    document_id: str | None = None
+    languages: tuple[str, ...] = ()  # "fr", "en"
+    element_types: tuple[str, ...] = ()  # "NarrativeText", "Title", "Table", ...
+    max_level: Level | None = None  # at most this level (never above the clearance)
+
+    def level_cap(self, clearance: Clearance) -> int:
+        if self.max_level is None:
+            return int(clearance.level)
+        return min(int(clearance.level), int(self.max_level))
 
 
 class StoreError(RuntimeError):
@@ -64,8 +83,9 @@ class VectorStore(Protocol):
         text: str | None = None,
         mode: str = "dense",
         weights: tuple[float, float] = (1.0, 1.0),
+        where: SearchFilter | None = None,
     ) -> list[Hit]:
-        """Chunks the clearance allows, best first (score: higher is better).
+        """Chunks the clearance (and `where`) allows, best first (higher score is better).
 
         `mode`: "dense" (nearest `vector`), "sparse" (lexical match of `text`), or
         "hybrid" (both, fused by reciprocal rank inside one Qdrant query, with `weights`

@@ -13,7 +13,7 @@ import pytest
 
 from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.qdrant_server import QdrantServerStore
-from retrieval.store import StoreError, VectorStore
+from retrieval.store import SearchFilter, StoreError, VectorStore
 from vigie.contracts import Chunk, Clearance, Level
 
 DIM = 8
@@ -230,6 +230,39 @@ def test_lexical_and_hybrid_search_find_the_rare_word_inside_the_clearance(
     if mode == "sparse":  # a purely lexical search returns only chunks sharing a word
         assert {h.chunk.document_id for h in hits} == {"colbert"}
     assert ready.search(vecs[0], EVERYTHING, text="le la les", mode="sparse") == []
+
+
+def filtered_archive(store: VectorStore) -> list[list[float]]:
+    chunks = [make_chunk(f"doc-{i}", 0) for i in range(4)]
+    chunks[1].language = "en"
+    chunks[2].element_type = "Table"
+    chunks[3].level = Level.SECRET
+    vecs = vectors(4)
+    store.upsert(chunks, vecs)
+    return vecs
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (SearchFilter(), {"doc-0", "doc-1", "doc-2", "doc-3"}),
+        (SearchFilter(languages=("en",)), {"doc-1"}),
+        (SearchFilter(languages=("fr",)), {"doc-0", "doc-2", "doc-3"}),
+        (SearchFilter(element_types=("Table",)), {"doc-2"}),
+        (SearchFilter(max_level=Level.NON_PROTEGE), {"doc-0", "doc-1", "doc-2"}),
+        (SearchFilter(document_id="doc-3"), {"doc-3"}),
+        (SearchFilter(languages=("fr",), element_types=("NarrativeText",)), {"doc-0", "doc-3"}),
+    ],
+)
+def test_each_filter_narrows_inside_the_query(
+    ready: VectorStore, where: SearchFilter, expected: set[str], mode: str
+) -> None:
+    vecs = filtered_archive(ready)
+    # doc-3 is SECRET: the filter narrows the clearance, it never widens it.
+    for clearance, visible in ((EVERYTHING, expected), (PUBLIC, expected - {"doc-3"})):
+        hits = ready.search(vecs[3], clearance, limit=10, text="état-major", mode=mode, where=where)
+        assert {h.chunk.document_id for h in hits} == visible
 
 
 def test_dimension_mismatch_raises(ready: VectorStore) -> None:

@@ -345,12 +345,42 @@ def evaluate(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
     limit: Annotated[int, typer.Option(min=1, max=100, help="How many passages.")] = 10,
+    language: Annotated[
+        list[str] | None, typer.Option(help="Only passages in this language: fr, en.")
+    ] = None,
+    element_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this element type, e.g. Table.")
+    ] = None,
+    max_level: Annotated[
+        str | None, typer.Option(help="Only passages at or below this level.")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="dense, sparse or hybrid (default: SEARCH_MODE).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
-    """Ranked passages with document, page and score (no generation)."""
+    """Ranked passages with document, page and score (no generation).
+
+    Filters narrow the search inside the store's query; they never widen the
+    reader's clearance.
+    """
+    from retrieval.store import SEARCH_MODES, SearchFilter
+    from vigie.contracts import Level
+
+    if mode is not None and mode not in SEARCH_MODES:
+        raise _fail(f"unknown search mode {mode!r} (known: {', '.join(SEARCH_MODES)})")
+    try:
+        where = SearchFilter(
+            languages=tuple(language or ()),
+            element_types=tuple(element_type or ()),
+            max_level=Level.parse(max_level) if max_level else None,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     services = _services()
     try:
-        hits = services.searcher.search(query, services.settings.default_clearance(), limit)
+        clearance = services.settings.default_clearance()
+        hits = services.searcher.search(query, clearance, limit, mode=mode, where=where)
     except _expected_errors() as exc:
         raise _fail(str(exc)) from None
     finally:
