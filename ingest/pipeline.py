@@ -492,8 +492,8 @@ class _Batch:
             reason = f"same content as {known.path}, already ingested"
         if raised or caveats != tuple(sorted(known.caveats)):
             level = max(lvl for lvl in (level, declared.level) if lvl is not None)
-            self._store_call(self.p.store.publish, known.sha256, int(level), level.label, caveats)
-            self._ledger_call(self.p.ledger.set_classification, known.sha256, int(level), caveats)
+            self._guarded(self.p.store.publish, known.sha256, int(level), level.label, caveats)
+            self._guarded(self.p.ledger.set_classification, known.sha256, int(level), caveats)
             state, reason = "reclassified", f"already ingested; declared level {level.label}"
         return FileOutcome(
             str(path),
@@ -577,11 +577,11 @@ class _Batch:
         self.check_free_space()
         if not job.started_writing:
             entry = LedgerEntry(job.sha256, str(job.path), job.path.name, "writing")
-            self._ledger_call(self.p.ledger.record, entry)
+            self._guarded(self.p.ledger.record, entry)
             job.started_writing = True
         chunks, job.waiting = job.waiting, []
         vectors = self.p.embedder.embed_passages([c.text for c in chunks])
-        self._store_call(self.p.store.upsert, chunks, vectors, pending=True)
+        self._guarded(self.p.store.upsert, chunks, vectors, pending=True)
         job.written += len(chunks)
 
     def _complete(self, job: _FileJob) -> None:
@@ -605,14 +605,14 @@ class _Batch:
             self._reject(job, "refused", reason, base)
             return
         self.check_free_space()
-        self._store_call(self.p.store.publish, job.sha256, int(level), level.label, caveats)
+        self._guarded(self.p.store.publish, job.sha256, int(level), level.label, caveats)
         older = [
             entry.sha256
             for entry in self.p.ledger.at_path(str(job.path), ["ingested"])
             if entry.sha256 != job.sha256
         ]
         for sha256 in older:
-            self._store_call(self.p.store.delete_document, sha256)
+            self._guarded(self.p.store.delete_document, sha256)
         rescan = needs_rescan(job.confidence, self.settings.ocr_rescan_below)
         entry = LedgerEntry(
             job.sha256,
@@ -627,7 +627,7 @@ class _Batch:
             seconds=seconds,
             rescan_pages=rescan,
         )
-        self._ledger_call(self.p.ledger.record, entry, older)
+        self._guarded(self.p.ledger.record, entry, older)
         reason = "new version of a file ingested before" if older else ""
         self._finish(
             FileOutcome(
@@ -648,7 +648,7 @@ class _Batch:
 
     def _reject(self, job: _FileJob, state: str, reason: str, base: dict[str, Any]) -> None:
         if job.started_writing:
-            self._store_call(self.p.store.delete_document, job.sha256)
+            self._guarded(self.p.store.delete_document, job.sha256)
         entry = LedgerEntry(
             job.sha256,
             str(job.path),
@@ -659,7 +659,7 @@ class _Batch:
             ocr_pages=base.get("ocr_pages", 0),
             seconds=base.get("seconds", 0.0),
         )
-        self._ledger_call(self.p.ledger.record, entry)
+        self._guarded(self.p.ledger.record, entry)
         self._finish(FileOutcome(str(job.path), state, reason, **base))
         for path, _ in job.copies:
             self._finish(FileOutcome(str(path), state, f"same content as {job.path}: {reason}"))
@@ -679,7 +679,7 @@ class _Batch:
     def _quarantine_unhashed(self, path: Path, reason: str) -> None:
         """Quarantine a file that could not even be hashed: keyed by its path."""
         entry = LedgerEntry(f"path:{path}", str(path), path.name, "quarantined", reason)
-        self._ledger_call(self.p.ledger.record, entry)
+        self._guarded(self.p.ledger.record, entry)
         self._finish(FileOutcome(str(path), "quarantined", reason))
 
     def _finish(self, outcome: FileOutcome) -> None:
@@ -714,22 +714,14 @@ class _Batch:
                 "free some space and re-run: files ingested before are intact"
             )
 
-    def _store_call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _guarded(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call the store or the ledger; if either fails, the batch cannot go on."""
+        from ingest.ledger import LedgerError
         from retrieval.store import StoreError
 
         try:
             return method(*args, **kwargs)
-        except StoreError as exc:
-            raise BatchStopped(
-                f"{exc}; files ingested before are intact, re-run to resume"
-            ) from exc
-
-    def _ledger_call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        from ingest.ledger import LedgerError
-
-        try:
-            return method(*args, **kwargs)
-        except LedgerError as exc:
+        except (StoreError, LedgerError) as exc:
             raise BatchStopped(
                 f"{exc}; files ingested before are intact, re-run to resume"
             ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,14 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    """A fresh home, no site level for unmarked documents."""
+    opened = Services(settings)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture(scope="module")
 def ingested(archive: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Services:
     settings = Settings(
@@ -77,79 +86,61 @@ def test_each_document_takes_its_highest_marking(ingested: Services) -> None:
 
 
 def test_two_copies_in_one_batch_make_one_document_at_the_higher_level(
-    archive: Path, models_dir: Path, tmp_path: Path
+    archive: Path, tmp_path: Path, services: Services
 ) -> None:
     batch = tmp_path / "batch"
     (batch / "secret").mkdir(parents=True)
     (batch / "secret" / "vigie-classification.toml").write_text('level = "SECRET"\n')
     shutil.copy(archive / "dr.pdf", batch / "a-copy.pdf")
     shutil.copy(archive / "dr.pdf", batch / "secret" / "b-copy.pdf")
-    services = Services(Settings(home=tmp_path / "home", models_dir=models_dir))
-    try:
-        report = services.pipeline.run([batch])
-        states = sorted((Path(o.path).name, o.state, o.level) for o in report.outcomes)
-        assert states == [
-            ("a-copy.pdf", "ingested", "DIFFUSION RESTREINTE"),
-            ("b-copy.pdf", "reclassified", "SECRET"),
-        ]
-        assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) == 0
-        exported = services.store.export()
-        assert exported and {p["level"] for _, p in exported} == {int(Level.SECRET)}
-    finally:
-        services.close()
+    report = services.pipeline.run([batch])
+    states = sorted((Path(o.path).name, o.state, o.level) for o in report.outcomes)
+    assert states == [
+        ("a-copy.pdf", "ingested", "DIFFUSION RESTREINTE"),
+        ("b-copy.pdf", "reclassified", "SECRET"),
+    ]
+    assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) == 0
+    exported = services.store.export()
+    assert exported and {p["level"] for _, p in exported} == {int(Level.SECRET)}
 
 
 def test_unmarked_document_is_refused_unless_declared(
-    archive: Path, models_dir: Path, tmp_path: Path
+    archive: Path, tmp_path: Path, services: Services
 ) -> None:
-    services = Services(Settings(home=tmp_path / "home", models_dir=models_dir))
-    try:
-        refused = services.pipeline.run([archive / "unmarked.pdf"])
-        assert [o.state for o in refused.outcomes] == ["refused"]
-        assert "no classification marking" in refused.outcomes[0].reason
-        assert services.store.chunk_count() == 0  # nothing of it left in the store
+    refused = services.pipeline.run([archive / "unmarked.pdf"])
+    assert [o.state for o in refused.outcomes] == ["refused"]
+    assert "no classification marking" in refused.outcomes[0].reason
+    assert services.store.chunk_count() == 0  # nothing of it left in the store
 
-        declared = services.pipeline.run(
-            [archive / "unmarked.pdf"], level=Level.parse("diffusion restreinte")
-        )
-        assert [(o.state, o.level) for o in declared.outcomes] == [
-            ("ingested", "DIFFUSION RESTREINTE")
-        ]
-    finally:
-        services.close()
+    declared = services.pipeline.run(
+        [archive / "unmarked.pdf"], level=Level.parse("diffusion restreinte")
+    )
+    assert [(o.state, o.level) for o in declared.outcomes] == [("ingested", "DIFFUSION RESTREINTE")]
 
 
 def test_declaring_a_higher_level_later_reclassifies_without_reparsing(
-    archive: Path, models_dir: Path, tmp_path: Path
+    archive: Path, tmp_path: Path, services: Services
 ) -> None:
-    services = Services(Settings(home=tmp_path / "home", models_dir=models_dir))
-    try:
-        services.pipeline.run([archive / "dr.pdf"])
-        assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) > 0
+    services.pipeline.run([archive / "dr.pdf"])
+    assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) > 0
 
-        again = services.pipeline.run([archive / "dr.pdf"], level=Level.SECRET)
+    again = services.pipeline.run([archive / "dr.pdf"], level=Level.SECRET)
 
-        assert [(o.state, o.level) for o in again.outcomes] == [("reclassified", "SECRET")]
-        assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) == 0
-        assert services.store.count(Clearance(Level.SECRET)) > 0
-        lower = services.pipeline.run([archive / "dr.pdf"], level=Level.NON_PROTEGE)
-        assert [(o.state, o.level) for o in lower.outcomes] == [("unchanged", "SECRET")]
-    finally:
-        services.close()
+    assert [(o.state, o.level) for o in again.outcomes] == [("reclassified", "SECRET")]
+    assert services.store.count(Clearance(Level.DIFFUSION_RESTREINTE)) == 0
+    assert services.store.count(Clearance(Level.SECRET)) > 0
+    lower = services.pipeline.run([archive / "dr.pdf"], level=Level.NON_PROTEGE)
+    assert [(o.state, o.level) for o in lower.outcomes] == [("unchanged", "SECRET")]
 
 
 def test_a_declaration_raises_but_never_lowers(
-    archive: Path, models_dir: Path, tmp_path: Path
+    archive: Path, tmp_path: Path, services: Services
 ) -> None:
-    services = Services(Settings(home=tmp_path / "home", models_dir=models_dir))
-    try:
-        report = services.pipeline.run(
-            [archive / "dr.pdf", archive / "sd-sf.pdf"],
-            level=Level.DIFFUSION_RESTREINTE,
-            caveats=["special france"],
-        )
-    finally:
-        services.close()
+    report = services.pipeline.run(
+        [archive / "dr.pdf", archive / "sd-sf.pdf"],
+        level=Level.DIFFUSION_RESTREINTE,
+        caveats=["special france"],
+    )
     got = {Path(o.path).name: (o.level, o.caveats) for o in report.outcomes}
     assert got == {
         "dr.pdf": ("DIFFUSION RESTREINTE", ["SPÉCIAL FRANCE"]),
