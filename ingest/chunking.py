@@ -27,7 +27,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
+from ingest.dates import document_date
 from vigie.config import Settings
 from vigie.contracts import Chunk, Element, Level, SourceDocument
 from vigie.language import detect_language
@@ -248,6 +250,7 @@ class DocumentChunker:
         self.measure = measure
         self.max_tokens = max_tokens
         self.language = ""
+        self.document_date: date | None = None
         self._chunker = _Chunker(settings)
         self._count = 0
         self._heads: list[tuple[Element, str]] = []  # skipped while no chunk was made
@@ -259,7 +262,10 @@ class DocumentChunker:
         """Take the next elements (whole pages, in order); return the chunks now complete."""
         elements = list(elements)
         if not self.language and elements:
-            self.language = detect_language(" ".join(e.text for e in elements[:200]))
+            head = " ".join(e.text for e in elements[:200])
+            self.language = detect_language(head)
+            # Read once, from the first pages fed: where letters and reports are dated.
+            self.document_date = document_date(head, self.doc.created)
         for element in elements:
             text = " ".join(element.text.split())
             if not text:
@@ -317,6 +323,7 @@ class DocumentChunker:
             ocr=any(ocr for _, _, ocr in draft.parts),
             ocr_confidence=confidence,
             bbox=_union(draft.boxes),  # type: ignore[arg-type]
+            document_date=self.document_date,
         )
         self._count += 1
         return chunk

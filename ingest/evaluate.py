@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from ingest.chunking import DocumentChunker
 from retrieval.embedder import Embedder
 from retrieval.evaluation import EvalSet, ModeResult
+from retrieval.search import MODES as SEARCH_MODES
 from retrieval.search import Searcher
 from retrieval.store import VectorStore
 from vigie.config import Settings
@@ -22,7 +23,7 @@ from vigie.contracts import Chunk, Clearance, Element, Level, SourceDocument
 
 log = logging.getLogger(__name__)
 
-MODES = ("dense", "sparse", "hybrid")
+MODES = SEARCH_MODES  # every first stage, with or without "+rerank"
 _CANDIDATES = 100  # chunks fetched per query: enough for Recall@100 over documents
 _EMBED_BATCH = 128
 
@@ -37,7 +38,7 @@ def index_eval_set(
     eval_set: EvalSet, settings: Settings, embedder: Embedder, store: VectorStore
 ) -> int:
     """Chunk, embed and store the corpus (published, unclassified); return the chunk count."""
-    store.ensure_collection(embedder.dimension)
+    store.ensure_collection(embedder.dimension, embedder.identity)
     waiting: list[Chunk] = []
     total = 0
 
@@ -75,7 +76,7 @@ def run_mode(
 ) -> ModeResult:
     if mode not in MODES:
         available = ", ".join(MODES)
-        raise ValueError(f"unknown or not yet available mode {mode!r} (available: {available})")
+        raise ValueError(f"unknown search mode {mode!r} (known: {available})")
     clearance = Clearance(Level.TRES_SECRET)
     rankings: dict[str, list[str]] = {}
     seconds: list[float] = []

@@ -247,13 +247,15 @@ def _pdf_image_pages(path: Path, settings: Settings) -> list[int]:
         pdf.close()
 
 
-def _check_pdf(path: Path) -> int:
-    """The page count; raise `UnreadableFile` for a PDF that needs a password or is broken."""
+def _check_pdf(path: Path) -> tuple[int, str | None]:
+    """The page count and the raw creation date, if any; raise `UnreadableFile` for a PDF
+    that needs a password or is broken."""
     import pikepdf
 
     try:
         with pikepdf.open(path) as pdf:
-            return len(pdf.pages)
+            created = pdf.docinfo.get("/CreationDate") if pdf.trailer.get("/Info") else None
+            return len(pdf.pages), None if created is None else str(created)
     except pikepdf.PasswordError as exc:
         raise UnreadableFile(
             "password-protected PDF: it cannot be opened without its password"
@@ -377,6 +379,7 @@ class FileProbe:
     pages: int
     # Pages with no usable text layer, which will be OCRed (every page of an image).
     image_pages: list[int] = field(default_factory=list)
+    created: str | None = None  # the PDF's CreationDate as written ("D:19940312...")
 
     def windows(self, text_window: int) -> list[tuple[int, int]]:
         """Page ranges to parse as separate tasks: up to `text_window` text pages at a time,
@@ -423,15 +426,16 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
     path = Path(path)
     kind = sniff(path)
     with _file_errors(path):
+        created = None
         if kind == "pdf":
-            pages = _check_pdf(path)
+            pages, created = _check_pdf(path)
             image_pages = _pdf_image_pages(path, settings)
         else:
             pages = _frame_count(path, settings)
             image_pages = list(range(1, pages + 1))
     if pages < 1:
         raise UnreadableFile("the file has no page")
-    return FileProbe(kind, pages, image_pages)
+    return FileProbe(kind, pages, image_pages, created)
 
 
 def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int) -> Pages:
@@ -474,4 +478,5 @@ def parse_file(path: Path, settings: Settings, sha256: str | None = None) -> Sou
         elements=pages.elements,
         ocr_pages=pages.ocr_pages,
         ocr_confidence=pages.confidence,
+        created=probe.created,
     )

@@ -1,17 +1,20 @@
 """The embedder adapter: a local sentence-transformers directory, verified first.
 
 Queries and passages may need different prefixes (e5 models want `query: `
-and `passage: `); the adapter adds them so no caller has to know.
+and `passage: `); the adapter adds them so no caller has to know. They come
+from the model directory's prompts (`config_sentence_transformers.json`,
+names "query" and "passage" or "document"), unless the configuration sets them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from vigie.config import Settings
-from vigie.models import verify_embedder_dir
+from vigie.models import CHECKSUM_FILE, verify_embedder_dir
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +25,23 @@ class Embedder:
         path: Path,
         device: str = "cpu",
         batch_size: int = 32,
-        query_prefix: str = "",
-        passage_prefix: str = "",
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
     ) -> None:
         verify_embedder_dir(path)
         from sentence_transformers import SentenceTransformer
 
         self.path = path
+        self.identity = embedder_identity(path)
         self.batch_size = batch_size
+        self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
+        prompts = dict(getattr(self._model, "prompts", None) or {})
+        if query_prefix is None:
+            query_prefix = prompts.get("query", "")
+        if passage_prefix is None:
+            passage_prefix = prompts.get("passage", prompts.get("document", ""))
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
-        self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         log.info("embedder %s loaded (%d dimensions)", path.name, self.dimension)
 
@@ -75,3 +84,9 @@ class Embedder:
             show_progress_bar=False,
         )
         return vectors.tolist()
+
+
+def embedder_identity(path: Path) -> str:
+    """A short name for the exact model: its folder name and a digest of its SHA256SUMS."""
+    sums = (path / CHECKSUM_FILE).read_bytes()
+    return f"{path.name}@{hashlib.sha256(sums).hexdigest()[:12]}"

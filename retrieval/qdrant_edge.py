@@ -24,11 +24,22 @@ from retrieval.schema import (
     PENDING,
     SPARSE_VECTOR,
 )
-from retrieval.store import FUSION_K, SearchFilter, StoreError, candidates
+from retrieval.store import (
+    DEFAULT_TUNING,
+    FUSION_K,
+    FUSIONS,
+    IndexTuning,
+    SearchFilter,
+    StoreError,
+    candidates,
+    check_embedder,
+)
 from vigie.contracts import Chunk, Clearance, Hit
 
 # Written by Edge next to the segments; its presence means the directory holds a shard.
 _CONFIG_FILE = "edge_config.json"
+# Written by Vigie beside it: the embedder the shard's vectors come from.
+_RECORD_FILE = "vigie-store.json"
 
 
 def clearance_filter(
@@ -47,10 +58,23 @@ def clearance_filter(
     if where.element_types:
         kinds = list(where.element_types)
         must.append(qe.FieldCondition("element_type", match=qe.MatchAny(kinds)))
+    if (days := where.day_range()) is not None:
+        dated = qe.RangeFloat(gte=days[0], lte=days[1])
+        must.append(qe.FieldCondition("document_date", range=dated))
     # must_not "has a caveat other than these": chunks without caveats always pass.
     outside = qe.FieldCondition("caveats", match=qe.MatchExcept(sorted(clearance.caveats)))
     pending = qe.FieldCondition(PENDING, match=qe.MatchValue(1))
     return qe.Filter(must=must, must_not=[outside, pending])
+
+
+def search_params(tuning: IndexTuning) -> qe.SearchParams:
+    """The dense search's parameters (bench/search.py measures these very ones)."""
+    quantization = None
+    if tuning.quantization == "int8":
+        quantization = qe.QuantizationSearchParams(rescore=True, oversampling=tuning.oversampling)
+    # ACORN only where Qdrant estimates the filter keeps under 40% of the points.
+    acorn = qe.AcornSearchParams(enable=True) if tuning.acorn else None
+    return qe.SearchParams(hnsw_ef=tuning.hnsw_ef, quantization=quantization, acorn=acorn)
 
 
 def _same_document(document_id: str) -> qe.Filter:
@@ -60,23 +84,33 @@ def _same_document(document_id: str) -> qe.Filter:
 class QdrantEdgeStore:
     """`VectorStore` over one Qdrant Edge shard directory."""
 
-    def __init__(self, path: Path, shard: qe.EdgeShard | None) -> None:
+    def __init__(
+        self, path: Path, shard: qe.EdgeShard | None, tuning: IndexTuning = DEFAULT_TUNING
+    ) -> None:
         self.path = path
+        self.tuning = tuning
         self._shard = shard
 
     @classmethod
-    def open(cls, path: Path) -> QdrantEdgeStore:
+    def open(cls, path: Path, tuning: IndexTuning = DEFAULT_TUNING) -> QdrantEdgeStore:
         """Load the shard at `path`, or remember `path` for `ensure_collection` to create it."""
         path = Path(path)
         if not (path / _CONFIG_FILE).is_file():
-            return cls(path, None)
+            return cls(path, None, tuning)
         with _errors(path, "open"):
-            return cls(path, qe.EdgeShard.load(str(path)))
+            return cls(path, qe.EdgeShard.load(str(path)), tuning)
 
-    def ensure_collection(self, dimension: int) -> None:
+    def ensure_collection(self, dimension: int, embedder: str = "") -> None:
+        if self._shard is not None:
+            has_chunks = self.chunk_count() > 0
+            check_embedder(self.built_with(), embedder, str(self.path), has_chunks)
         if self._shard is None:
             config = qe.EdgeConfig(
-                vectors={DENSE_VECTOR: qe.EdgeVectorParams(dimension, qe.Distance.Cosine)},
+                vectors={
+                    DENSE_VECTOR: qe.EdgeVectorParams(
+                        dimension, qe.Distance.Cosine, quantization_config=self._quantization()
+                    )
+                },
                 sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             )
             with _errors(self.path, "create"):
@@ -89,7 +123,29 @@ class QdrantEdgeStore:
                     f"embedding model produces {dimension}-dimensional ones; use the embedding "
                     "model the store was built with, or a new store path"
                 )
+        if embedder and self.built_with() is None:
+            record = json.dumps({"embedder": embedder}) + "\n"
+            with _errors(self.path, "write to"):
+                (self.path / _RECORD_FILE).write_text(record, encoding="utf-8")
         self._ensure_indexes()
+
+    def _quantization(self) -> qe.ScalarQuantizationConfig | None:
+        if self.tuning.quantization != "int8":
+            return None
+        return qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99)
+
+    def _search_params(self) -> qe.SearchParams:
+        return search_params(self.tuning)
+
+    def built_with(self) -> str | None:
+        try:
+            record = json.loads((self.path / _RECORD_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            reason = f"the store at {self.path} has an unreadable {_RECORD_FILE}: {exc}"
+            raise StoreError(reason) from None
+        return str(record.get("embedder") or "") or None
 
     def upsert(
         self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], pending: bool = False
@@ -164,12 +220,16 @@ class QdrantEdgeStore:
         document_id: str | None = None,
         text: str | None = None,
         mode: str = "dense",
-        weights: tuple[float, float] = (1.0, 1.0),
         where: SearchFilter | None = None,
+        fusion: str = "dbsf",
+        lexical_languages: Sequence[str] = (),
     ) -> list[Hit]:
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
         if self._shard is None:
             return []
         allowed = clearance_filter(clearance, document_id, where)
+        lexical_where = (where or SearchFilter()).for_lexical(lexical_languages)
         dense = None if vector is None else [float(x) for x in vector]
         sparse = qe.SparseVector(*query_vector(text)) if text else None
         if mode == "sparse" or dense is None:
@@ -177,17 +237,23 @@ class QdrantEdgeStore:
                 return []
             query = qe.Query.Nearest(sparse, using=SPARSE_VECTOR)
             request = qe.QueryRequest(limit=limit, query=query, filter=allowed, with_payload=True)
-        elif mode == "hybrid" and sparse is not None and sparse.indices:
+        elif mode == "hybrid" and sparse is not None and sparse.indices and lexical_where:
             depth = candidates(limit)
+            lexical = clearance_filter(clearance, document_id, lexical_where)
             request = qe.QueryRequest(
                 limit=limit,
                 prefetches=[
-                    qe.Prefetch(depth, qe.Query.Nearest(dense, using=DENSE_VECTOR), filter=allowed),
                     qe.Prefetch(
-                        depth, qe.Query.Nearest(sparse, using=SPARSE_VECTOR), filter=allowed
+                        depth,
+                        qe.Query.Nearest(dense, using=DENSE_VECTOR),
+                        filter=allowed,
+                        params=self._search_params(),
+                    ),
+                    qe.Prefetch(
+                        depth, qe.Query.Nearest(sparse, using=SPARSE_VECTOR), filter=lexical
                     ),
                 ],
-                query=qe.Fusion.Rrf(k=FUSION_K, weights=list(weights)),
+                query=qe.Fusion.Dbsf() if fusion == "dbsf" else qe.Fusion.Rrf(k=FUSION_K),
                 filter=allowed,
                 with_payload=True,
             )
@@ -197,6 +263,7 @@ class QdrantEdgeStore:
                 query=qe.Query.Nearest(dense, using=DENSE_VECTOR),
                 filter=allowed,
                 with_payload=True,
+                params=self._search_params(),
             )
         with _errors(self.path, "search"):
             points = self._shard.query(request)

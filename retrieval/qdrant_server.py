@@ -24,7 +24,16 @@ from retrieval.schema import (
     PENDING,
     SPARSE_VECTOR,
 )
-from retrieval.store import FUSION_K, SearchFilter, StoreError, candidates
+from retrieval.store import (
+    DEFAULT_TUNING,
+    FUSION_K,
+    FUSIONS,
+    IndexTuning,
+    SearchFilter,
+    StoreError,
+    candidates,
+    check_embedder,
+)
 from vigie.contracts import Chunk, Clearance, Hit
 
 
@@ -47,6 +56,9 @@ def clearance_filter(
     if where.element_types:
         kinds = models.MatchAny(any=list(where.element_types))
         must.append(models.FieldCondition(key="element_type", match=kinds))
+    if (days := where.day_range()) is not None:
+        dated = models.Range(gte=days[0], lte=days[1])
+        must.append(models.FieldCondition(key="document_date", range=dated))
     # must_not "has a caveat other than these": chunks without caveats always pass.
     outside = models.FieldCondition(
         key="caveats", match=models.MatchExcept(**{"except": sorted(clearance.caveats)})
@@ -68,8 +80,16 @@ def _same_document(document_id: str) -> models.Filter:
 class QdrantServerStore:
     """`VectorStore` over one collection of a Qdrant server (or of qdrant-client local mode)."""
 
-    def __init__(self, client: QdrantClient, collection: str, where: str, local: bool) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        where: str,
+        local: bool,
+        tuning: IndexTuning = DEFAULT_TUNING,
+    ) -> None:
         self.collection = collection
+        self.tuning = tuning
         self._client = client
         self._where = where  # the URL or path, for error messages
         self._local = local
@@ -77,7 +97,11 @@ class QdrantServerStore:
 
     @classmethod
     def connect(
-        cls, url: str, api_key: str | None = None, collection: str = "vigie"
+        cls,
+        url: str,
+        api_key: str | None = None,
+        collection: str = "vigie",
+        tuning: IndexTuning = DEFAULT_TUNING,
     ) -> QdrantServerStore:
         """Connect to the server at `url` and check that it answers."""
         with _errors(
@@ -93,7 +117,7 @@ class QdrantServerStore:
                 check_compatibility=False,
             )
             client.get_collections()
-        return cls(client, collection, url, local=False)
+        return cls(client, collection, url, local=False, tuning=tuning)
 
     @classmethod
     def local(cls, path: Path | None = None, collection: str = "vigie") -> QdrantServerStore:
@@ -103,21 +127,28 @@ class QdrantServerStore:
             client = QdrantClient(location=":memory:") if path is None else QdrantClient(path=where)
         return cls(client, collection, where, local=True)
 
-    def ensure_collection(self, dimension: int) -> None:
+    def ensure_collection(self, dimension: int, embedder: str = "") -> None:
         with self._guard():
             if self._client.collection_exists(self.collection):
                 self._check_dimension(dimension)
+                has_chunks = self.chunk_count() > 0
+                check_embedder(self.built_with(), embedder, self._where, has_chunks)
+                if embedder and self.built_with() is None:
+                    self._client.update_collection(self.collection, metadata={"embedder": embedder})
             else:
                 self._client.create_collection(
                     self.collection,
                     vectors_config={
                         DENSE_VECTOR: models.VectorParams(
-                            size=dimension, distance=models.Distance.COSINE
+                            size=dimension,
+                            distance=models.Distance.COSINE,
+                            quantization_config=self._quantization(),
                         )
                     },
                     sparse_vectors_config={
                         SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
                     },
+                    metadata={"embedder": embedder} if embedder else None,
                 )
             if not self._local:  # local mode has no payload indexes (and warns about them)
                 self._ensure_indexes()
@@ -164,6 +195,9 @@ class QdrantServerStore:
         with self._guard():
             self._client.delete(self.collection, points_selector=selector, wait=True)
 
+    def optimize(self) -> bool:
+        return False  # the server's own optimizer builds its indexes in the background
+
     def chunk_count(self) -> int:
         if not self._exists():
             return 0
@@ -193,12 +227,16 @@ class QdrantServerStore:
         document_id: str | None = None,
         text: str | None = None,
         mode: str = "dense",
-        weights: tuple[float, float] = (1.0, 1.0),
         where: SearchFilter | None = None,
+        fusion: str = "dbsf",
+        lexical_languages: Sequence[str] = (),
     ) -> list[Hit]:
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
         if not self._exists():
             return []
         allowed = clearance_filter(clearance, document_id, where)
+        lexical_where = (where or SearchFilter()).for_lexical(lexical_languages)
         dense = None if vector is None else [float(x) for x in vector]
         sparse = _sparse(*query_vector(text)) if text else None
         arguments: dict = {"query_filter": allowed, "limit": limit, "with_payload": True}
@@ -206,15 +244,26 @@ class QdrantServerStore:
             if sparse is None or not sparse.indices:
                 return []
             arguments |= {"query": sparse, "using": SPARSE_VECTOR}
-        elif mode == "hybrid" and sparse is not None and sparse.indices:
+        elif mode == "hybrid" and sparse is not None and sparse.indices and lexical_where:
             depth = candidates(limit)
+            lexical = clearance_filter(clearance, document_id, lexical_where)
+            params = self._search_params()
             arguments["prefetch"] = [
-                models.Prefetch(query=dense, using=DENSE_VECTOR, filter=allowed, limit=depth),
-                models.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=allowed, limit=depth),
+                models.Prefetch(
+                    query=dense, using=DENSE_VECTOR, filter=allowed, limit=depth, params=params
+                ),
+                models.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=lexical, limit=depth),
             ]
-            arguments["query"] = models.RrfQuery(rrf=models.Rrf(k=FUSION_K, weights=list(weights)))
+            if fusion == "dbsf":
+                arguments["query"] = models.FusionQuery(fusion=models.Fusion.DBSF)
+            else:
+                arguments["query"] = models.RrfQuery(rrf=models.Rrf(k=FUSION_K))
         else:
-            arguments |= {"query": dense, "using": DENSE_VECTOR}
+            arguments |= {
+                "query": dense,
+                "using": DENSE_VECTOR,
+                "search_params": self._search_params(),
+            }
         with self._guard():
             response = self._client.query_points(self.collection, **arguments)
         return [
@@ -239,6 +288,31 @@ class QdrantServerStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _quantization(self) -> models.ScalarQuantization | None:
+        if self.tuning.quantization != "int8":
+            return None
+        config = models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99)
+        return models.ScalarQuantization(scalar=config)
+
+    def _search_params(self) -> models.SearchParams | None:
+        if self._local:  # local mode searches exhaustively and warns about any parameter
+            return None
+        tuning = self.tuning
+        quantization = None
+        if tuning.quantization == "int8":
+            quantization = models.QuantizationSearchParams(
+                rescore=True, oversampling=tuning.oversampling
+            )
+        acorn = models.AcornSearchParams(enable=True) if tuning.acorn else None
+        return models.SearchParams(hnsw_ef=tuning.hnsw_ef, quantization=quantization, acorn=acorn)
+
+    def built_with(self) -> str | None:
+        if not self._exists():
+            return None
+        with self._guard():
+            metadata = self._client.get_collection(self.collection).config.metadata or {}
+        return str(metadata.get("embedder") or "") or None
 
     def _exists(self) -> bool:
         if not self._ready:

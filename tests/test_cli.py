@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS, SAMPLES, run_vigie
+from vigie.models import MULTILINGUAL_EMBEDDER_DIR, MULTILINGUAL_EMBEDDER_SHA256
 
 COMMANDS = [[], ["ingest"], ["status"], ["remove"], ["search"], ["ask"], ["eval"], ["ui"],
             ["doctor"],
@@ -76,8 +77,9 @@ def test_corrupt_model_is_named_with_its_expected_checksum(
     tmp_path: Path, home: Path, models_dir: Path
 ) -> None:
     broken = tmp_path / "models"
-    shutil.copytree(models_dir / "all-MiniLM-L6-v2", broken / "all-MiniLM-L6-v2")
-    weights = broken / "all-MiniLM-L6-v2" / "model.safetensors"
+    name = MULTILINGUAL_EMBEDDER_DIR
+    shutil.copytree(models_dir / name, broken / name)
+    weights = broken / name / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
@@ -87,7 +89,7 @@ def test_corrupt_model_is_named_with_its_expected_checksum(
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(weights) in result.stderr
-    assert "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db" in result.stderr
+    assert MULTILINGUAL_EMBEDDER_SHA256["model.safetensors"] in result.stderr
 
 
 def test_missing_llm_file_is_named(home: Path, models_dir: Path, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_vigie_eval_indexes_through_ingestion_and_scores_each_mode(
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["queries"] == 2 and summary["documents"] == 4 and summary["chunks"] == 4
-    assert [m["mode"] for m in summary["modes"]] == ["dense", "sparse", "hybrid"]
+    assert [m["mode"] for m in summary["modes"]] == ["dense", "sparse", "hybrid", "hybrid+rerank"]
     for mode in summary["modes"]:  # two easy English queries: every mode ranks them first
         assert mode["mrr@10"] == 1.0 and mode["recall@10"] == 1.0, mode
         assert mode["latency_p95_ms"] >= mode["latency_p50_ms"] > 0
@@ -85,4 +85,4 @@ def test_vigie_eval_refuses_a_folder_that_is_not_beir(
     unknown = run_vigie(
         ["eval", str(write_set(tmp_path / "s")), "--modes", "bm42"], home, models_dir
     )
-    assert unknown.returncode == 2 and "not yet available mode 'bm42'" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown search mode 'bm42'" in unknown.stderr

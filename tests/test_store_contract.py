@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.qdrant_server import QdrantServerStore
-from retrieval.store import SearchFilter, StoreError, VectorStore
+from retrieval.store import FUSIONS, IndexTuning, SearchFilter, StoreError, VectorStore
 from vigie.contracts import Chunk, Clearance, Level
 
 DIM = 8
@@ -232,11 +233,74 @@ def test_lexical_and_hybrid_search_find_the_rare_word_inside_the_clearance(
     assert ready.search(vecs[0], EVERYTHING, text="le la les", mode="sparse") == []
 
 
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_hybrid_fusion_ranks_a_chunk_found_by_both_sides_first(
+    ready: VectorStore, fusion: str
+) -> None:
+    chunks = [
+        worded("mots", "Le croiseur Colbert appareille de Brest avec tout son équipage."),
+        worded("sens", "Un navire de guerre quitte le port."),  # the meaning only
+        worded("deux", "Le croiseur Colbert quitte le port."),  # both (words and meaning)
+        worded("rien", "La cantine ouvre à midi."),
+    ]
+    vecs = np.eye(DIM)[:4].tolist()  # one axis per chunk
+    query = (0.8 * np.asarray(vecs[1]) + 0.6 * np.asarray(vecs[2])).tolist()
+    ready.upsert(chunks, vecs)
+
+    hits = ready.search(
+        query, PUBLIC, limit=4, text="croiseur Colbert", fusion=fusion, mode="hybrid"
+    )
+    dense = ready.search(query, PUBLIC, limit=4, mode="dense")
+    sparse = ready.search(query, PUBLIC, limit=4, text="croiseur Colbert", mode="sparse")
+
+    assert dense[0].chunk.document_id == "sens"  # each side alone prefers another chunk
+    assert sparse[0].chunk.document_id in {"mots", "deux"}
+    assert hits[0].chunk.document_id == "deux"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_unknown_fusion_is_refused(ready: VectorStore) -> None:
+    with pytest.raises(ValueError, match="unknown fusion"):
+        ready.search(vectors(1)[0], PUBLIC, text="x", mode="hybrid", fusion="sum")
+
+
+def test_lexical_languages_keep_word_matches_to_the_query_language(ready: VectorStore) -> None:
+    """An English question naming "Colbert": French passages get no lift from the name."""
+    chunks = [
+        worded("fr-nom", "Rapport Colbert : le croiseur Colbert et son équipage."),
+        worded("fr-autre", "Le Colbert est en cale sèche à Brest."),
+        worded("en-sens", "The cruiser left the harbour at dawn with its crew."),
+    ]
+    chunks[2].language = "en"
+    vecs = vectors(3)
+    ready.upsert(chunks, vecs)
+    query = near(vecs[2])
+
+    def scores(**options: object) -> dict[str, float]:
+        hits = ready.search(query, PUBLIC, limit=3, text="Colbert", mode="hybrid", **options)
+        return {h.chunk.document_id: h.score for h in hits}
+
+    gated, open_ = scores(lexical_languages=("en",)), scores()
+
+    assert max(gated, key=gated.__getitem__) == "en-sens"
+    assert gated["fr-nom"] < open_["fr-nom"]  # it lost the lift its words gave it
+    # A user's language filter still applies: with nothing left for the words, dense only.
+    french = SearchFilter(languages=("fr",))
+    only = ready.search(
+        query, PUBLIC, limit=3, text="Colbert", mode="hybrid", where=french,
+        lexical_languages=("en",),
+    )  # fmt: skip
+    assert {h.chunk.document_id for h in only} == {"fr-nom", "fr-autre"}
+
+
 def filtered_archive(store: VectorStore) -> list[list[float]]:
     chunks = [make_chunk(f"doc-{i}", 0) for i in range(4)]
     chunks[1].language = "en"
     chunks[2].element_type = "Table"
     chunks[3].level = Level.SECRET
+    chunks[0].document_date = date(1994, 3, 12)
+    chunks[1].document_date = date(2003, 2, 1)
+    chunks[3].document_date = date(1994, 12, 31)
     vecs = vectors(4)
     store.upsert(chunks, vecs)
     return vecs
@@ -253,6 +317,9 @@ def filtered_archive(store: VectorStore) -> list[list[float]]:
         (SearchFilter(max_level=Level.NON_PROTEGE), {"doc-0", "doc-1", "doc-2"}),
         (SearchFilter(document_id="doc-3"), {"doc-3"}),
         (SearchFilter(languages=("fr",), element_types=("NarrativeText",)), {"doc-0", "doc-3"}),
+        (SearchFilter(date_from=date(1994, 1, 1), date_to=date(1994, 12, 31)), {"doc-0", "doc-3"}),
+        (SearchFilter(date_from=date(1995, 1, 1)), {"doc-1"}),
+        (SearchFilter(date_to=date(1994, 3, 12)), {"doc-0"}),  # undated doc-2 drops out
     ],
 )
 def test_each_filter_narrows_inside_the_query(
@@ -317,3 +384,53 @@ def test_edge_store_open_twice_is_refused(tmp_path: Path) -> None:
 def test_unreachable_server_is_a_store_error() -> None:
     with pytest.raises(StoreError, match=r"http://127\.0\.0\.1:9"):
         QdrantServerStore.connect("http://127.0.0.1:9")
+
+
+def test_the_embedder_is_recorded_and_a_different_one_is_refused(store: VectorStore) -> None:
+    assert store.built_with() is None
+    store.ensure_collection(DIM, "e5@aaaa")
+    assert store.built_with() == "e5@aaaa"
+    store.upsert([make_chunk()], vectors(1))
+    store.ensure_collection(DIM, "e5@aaaa")  # the same one: fine
+    with pytest.raises(StoreError, match="built with e5@aaaa.*configured embedder is minilm@bbbb"):
+        store.ensure_collection(DIM, "minilm@bbbb")
+
+
+def test_an_empty_store_records_the_embedder_that_first_writes(store: VectorStore) -> None:
+    store.ensure_collection(DIM)  # as stores built before the embedder was recorded
+    store.ensure_collection(DIM, "e5@aaaa")  # still empty: now recorded
+    assert store.built_with() == "e5@aaaa"
+
+
+def test_an_old_store_with_chunks_and_no_record_is_refused(store: VectorStore) -> None:
+    store.ensure_collection(DIM)
+    store.upsert([make_chunk()], vectors(1))
+    with pytest.raises(StoreError, match="before Vigie recorded its embedder"):
+        store.ensure_collection(DIM, "e5@aaaa")
+
+
+@pytest.mark.parametrize("adapter", ["edge", "server-local"])
+def test_int8_quantisation_with_rescoring_keeps_results_and_filters(
+    adapter: str, tmp_path: Path
+) -> None:
+    tuning = IndexTuning(hnsw_ef=64, acorn=True, quantization="int8")
+    if adapter == "edge":
+        store: VectorStore = QdrantEdgeStore.open(tmp_path / "edge", tuning)
+    else:
+        store = QdrantServerStore.local(None)
+        store.tuning = tuning  # type: ignore[attr-defined]
+    try:
+        store.ensure_collection(DIM)
+        chunks = [make_chunk(f"doc-{i}", 0, Level.SECRET if i == 2 else Level.NON_PROTEGE)
+                  for i in range(6)]  # fmt: skip
+        vecs = vectors(6)
+        store.upsert(chunks, vecs)
+        store.optimize()
+        for i in (0, 1, 3):
+            assert store.search(near(vecs[i]), PUBLIC, limit=1)[0].chunk.document_id == f"doc-{i}"
+        assert "doc-2" not in {h.chunk.document_id for h in store.search(near(vecs[2]), PUBLIC)}
+        if adapter == "edge":
+            config = (tmp_path / "edge" / "edge_config.json").read_text(encoding="utf-8")
+            assert "int8" in config.lower()
+    finally:
+        store.close()

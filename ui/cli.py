@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -284,8 +285,12 @@ def evaluate(
         Path | None, typer.Option(help="Another queries file (e.g. queries_en50.jsonl).")
     ] = None,
     modes: Annotated[
-        str, typer.Option(help="Comma-separated retrieval modes: dense, sparse, hybrid.")
-    ] = "dense,sparse,hybrid",
+        str,
+        typer.Option(
+            help="Comma-separated retrieval modes: dense, sparse, hybrid, each optionally "
+            "with +rerank (e.g. hybrid+rerank)."
+        ),
+    ] = "dense,sparse,hybrid,hybrid+rerank",
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Score retrieval on a BEIR-layout set: nDCG@10, Recall@10/100, MRR@10, latency.
@@ -311,7 +316,7 @@ def evaluate(
             store = QdrantEdgeStore.open(Path(tmp) / "qdrant")
             try:
                 chunks = index_eval_set(eval_set, settings, embedder, store)
-                searcher = Searcher(embedder, store)
+                searcher = Searcher.from_settings(settings, embedder, store)
                 results = [run_mode(mode, eval_set, searcher) for mode in wanted]
             finally:
                 store.close()
@@ -341,6 +346,15 @@ def evaluate(
         )
 
 
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{option} wants a day as YYYY-MM-DD, got {value!r}") from None
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
@@ -354,26 +368,36 @@ def search(
     max_level: Annotated[
         str | None, typer.Option(help="Only passages at or below this level.")
     ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only documents dated on or after this day (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only documents dated on or before this day (YYYY-MM-DD).")
+    ] = None,
     mode: Annotated[
-        str | None, typer.Option(help="dense, sparse or hybrid (default: SEARCH_MODE).")
+        str | None,
+        typer.Option(help="dense, sparse or hybrid, optionally +rerank (default: SEARCH_MODE)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Ranked passages with document, page and score (no generation).
 
     Filters narrow the search inside the store's query; they never widen the
-    reader's clearance.
+    reader's clearance. A date filter keeps only documents whose date is known.
     """
-    from retrieval.store import SEARCH_MODES, SearchFilter
+    from retrieval.search import check_mode
+    from retrieval.store import SearchFilter
     from vigie.contracts import Level
 
-    if mode is not None and mode not in SEARCH_MODES:
-        raise _fail(f"unknown search mode {mode!r} (known: {', '.join(SEARCH_MODES)})")
     try:
+        if mode is not None:
+            check_mode(mode)
         where = SearchFilter(
             languages=tuple(language or ()),
             element_types=tuple(element_type or ()),
             max_level=Level.parse(max_level) if max_level else None,
+            date_from=_day(since, "--since"),
+            date_to=_day(until, "--until"),
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -393,6 +417,7 @@ def search(
             "score": round(h.score, 4),
             "chunk_id": h.chunk.chunk_id,
             "level": h.chunk.level.label,
+            "date": h.chunk.document_date.isoformat() if h.chunk.document_date else None,
             "text": h.chunk.text,
         }
         for rank, h in enumerate(hits, start=1)

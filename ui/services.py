@@ -44,7 +44,7 @@ class Services:
 
     @functools.cached_property
     def searcher(self) -> Searcher:
-        return Searcher(self.embedder, self.store, self.settings.search_mode)
+        return Searcher.from_settings(self.settings, self.embedder, self.store)
 
     @functools.cached_property
     def answerer(self) -> Answerer:

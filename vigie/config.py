@@ -21,7 +21,7 @@ from pydantic_settings import (
 
 from vigie.contracts import Clearance, Level
 
-DEFAULT_EMBEDDER_DIR = "all-MiniLM-L6-v2"
+DEFAULT_EMBEDDER_DIR = "multilingual-e5-small"
 DEFAULT_LLM_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 
@@ -37,8 +37,10 @@ class Settings(BaseSettings):
     embedder_path: Path | None = None
     embedder_device: str = "cpu"
     embedder_batch_size: int = 32
-    query_prefix: str = ""
-    passage_prefix: str = ""
+    # Text put before queries and passages; None: the model's own prompts (e5's "query: " and
+    # "passage: " come with the default model in config_sentence_transformers.json).
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
 
     # LLM: a local GGUF file run by llama-cpp-python.
     llm_path: Path | None = None
@@ -57,7 +59,18 @@ class Settings(BaseSettings):
     collection: str = "vigie"
 
     # Retrieval and chunking.
-    search_mode: str = "hybrid"  # "dense", "sparse" (lexical) or "hybrid" (both, fused)
+    # "dense", "sparse" (lexical) or "hybrid" (both, fused in Qdrant), each optionally
+    # "+rerank" (a second stage over the first `rerank_depth` candidates).
+    search_mode: str = "hybrid+rerank"
+    fusion: str = "dbsf"  # how hybrid fuses its two sides: "dbsf" or "rrf"
+    rerank_depth: int = 20
+    # The dense index (retrieval/store.py IndexTuning; figures from bench/search.py).
+    hnsw_ef: int = 128
+    acorn: bool = True  # graph search that stays accurate under narrow filters
+    quantization: str = "none"  # "int8": quantised vectors + rescoring (new stores only)
+    # A sentence-transformers cross-encoder directory (with SHA256SUMS) for the second
+    # stage; None: the sentence-focus reranker, which reuses the embedder.
+    reranker_path: Path | None = None
     top_k: int = 5
     chunk_max_chars: int = 1000
     chunk_soft_chars: int = 700

