@@ -573,7 +573,7 @@ class _Batch:
         self.pages_done += last - first + 1
         self.ocr_done += len(pages.ocr_pages)
         self._refresh_bar()
-        if len(job.waiting) >= self.settings.embedder_batch_size * 4:
+        if len(job.waiting) >= max(32, self.settings.embedder_batch_size * 4):
             self._write(job)
 
     def _write(self, job: _FileJob) -> None:

@@ -53,9 +53,18 @@ class IndexTuning:
 DEFAULT_TUNING = IndexTuning()
 
 
+FUSION_DEPTH = 100
+
+
 def candidates(limit: int) -> int:
-    """How many chunks each side of a hybrid query brings to the fusion."""
-    return max(50, limit * 4)
+    """How many chunks each side of a hybrid query brings to the fusion.
+
+    Fixed rather than grown with `limit`: DBSF normalises each side by the spread
+    of the scores it brings, so a deeper list would change every fused score, and
+    `vigie eval` (which asks for 100) would measure another ranking than a reader's
+    search (which asks for 20).
+    """
+    return max(FUSION_DEPTH, limit)
 
 
 @dataclass(frozen=True)

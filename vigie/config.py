@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # Embedder: a local sentence-transformers directory.
     embedder_path: Path | None = None
     embedder_device: str = "cpu"
-    embedder_batch_size: int = 32
+    embedder_batch_size: int = 8  # measured (bench/embedder.py): 8 beats 32 on 2 cores
     # Text put before queries and passages; None: the model's own prompts (e5's "query: " and
     # "passage: " come with the default model in config_sentence_transformers.json).
     query_prefix: str | None = None
