@@ -19,10 +19,11 @@ from llama_index.core.indices.prompt_helper import ChatPromptHelper, PromptHelpe
 from llama_index.core.prompts import ChatPromptTemplate
 from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
 
+from retrieval.citations import CheckedAnswer, SentenceEmbedder, check_answer
 from retrieval.llama_index_llm import VigieLlamaCpp
 from retrieval.llm import LocalLLM
 from retrieval.search import ArchiveRetriever, Searcher
-from vigie.contracts import Citation, Clearance, Hit
+from vigie.contracts import Citation, Clearance, Hit, answer_label
 from vigie.language import detect_language, strip_accents
 
 SYSTEM_PROMPT = (
@@ -92,12 +93,16 @@ def attribute_by_overlap(text: str, hits: list[Hit]) -> list[int]:
     return numbers
 
 
-def resolve_citations(text: str, hits: list[Hit]) -> list[Citation]:
+def resolve_citations(
+    text: str, hits: list[Hit], checked: CheckedAnswer | None = None
+) -> list[Citation]:
     """The sources the answer relies on, resolved to document and page.
 
     The model's own [n] markers first; when it wrote none, the sources its
     sentences were taken from (shared words); when neither, every source it
-    was given, marked `cited=False`.
+    was given, marked `cited=False`. With `checked` (retrieval/citations.py),
+    each cited source carries its best-matching quote and whether it supports
+    what the answer says it does.
     """
     numbers = [n for n in cited_numbers(text) if 1 <= n <= len(hits)]
     how = "marker"
@@ -105,18 +110,28 @@ def resolve_citations(text: str, hits: list[Hit]) -> list[Citation]:
         numbers, how = attribute_by_overlap(text, hits), "overlap"
     cited = bool(numbers)
     chosen = numbers if cited else list(range(1, len(hits) + 1))
-    return [
-        Citation(
-            number=n,
-            document=hits[n - 1].chunk.file_name,
-            page=hits[n - 1].chunk.page,
-            chunk_id=hits[n - 1].chunk.chunk_id,
-            score=hits[n - 1].score,
-            cited=cited,
-            how=how if cited else "given",
+    citations = []
+    for n in chosen:
+        chunk = hits[n - 1].chunk
+        checks = checked.checks_for(n) if checked is not None and how == "marker" else []
+        supported = any(c.supported for c in checks) if checks else None
+        quote = next((c.quote for c in checks if c.supported), checks[0].quote if checks else "")
+        citations.append(
+            Citation(
+                number=n,
+                document=chunk.file_name,
+                page=chunk.page,
+                chunk_id=chunk.chunk_id,
+                score=hits[n - 1].score,
+                cited=cited,
+                how=how if cited else "given",
+                quote=quote,
+                supported=supported,
+                level=chunk.level,
+                caveats=chunk.caveats,
+            )
         )
-        for n in chosen
-    ]
+    return citations
 
 
 @dataclass
@@ -127,13 +142,30 @@ class Answer:
     sources: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     answered: bool = True  # False when Vigie had nothing to answer from
+    removed_citations: int = 0  # [n] markers naming no source given, taken out of the text
+    unsupported: list[str] = field(default_factory=list)  # cited sentences no source supports
+
+    @property
+    def refused(self) -> bool:
+        return not self.answered
+
+    @property
+    def label(self) -> str:
+        """The highest level and every caveat of what the answer shows (cited sources,
+        or every source given when none is cited); shown before the answer."""
+        shown = [c for c in self.citations if c.cited] or self.citations
+        return answer_label([c.level for c in shown], [c.caveats for c in shown])
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            "label": self.label,
             "answer": self.text,
-            "citations": [c.to_dict() for c in self.citations],
+            "refused": self.refused,
             "answered": self.answered,
+            "citations": [c.to_dict() for c in self.citations],
+            "removed_citations": self.removed_citations,
+            "unsupported_sentences": self.unsupported,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -141,10 +173,17 @@ class Answer:
 class AnswerStream:
     """Iterate to receive the answer's text as it is generated; then read `.answer`."""
 
-    def __init__(self, answer: Answer, tokens: Iterator[str], started: float) -> None:
+    def __init__(
+        self,
+        answer: Answer,
+        tokens: Iterator[str],
+        started: float,
+        embedder: SentenceEmbedder | None = None,
+    ) -> None:
         self.answer = answer
         self._tokens = tokens
         self._started = started
+        self._embedder = embedder
 
     def __iter__(self) -> Iterator[str]:
         first = True
@@ -155,8 +194,16 @@ class AnswerStream:
             self.answer.text += token
             yield token
         self.answer.text = self.answer.text.strip()
-        if self.answer.sources:
-            self.answer.citations = resolve_citations(self.answer.text, self.answer.sources)
+        if self.answer.sources and self.answer.answered:
+            checking = time.perf_counter()
+            checked = check_answer(self.answer.text, self.answer.sources, self._embedder)
+            self.answer.text = checked.text
+            self.answer.removed_citations = checked.removed
+            self.answer.unsupported = checked.unsupported
+            self.answer.citations = resolve_citations(checked.text, self.answer.sources, checked)
+            self.answer.timings["check"] = time.perf_counter() - checking
+        elif self.answer.sources:
+            self.answer.citations = resolve_citations("", self.answer.sources)
         self.answer.timings["total"] = time.perf_counter() - self._started
 
     def consume(self) -> Answer:
@@ -224,4 +271,5 @@ class Answerer:
             return AnswerStream(answer, iter([NO_SOURCES[language]]), started)
 
         response = self._synthesizer.synthesize(question, nodes=nodes)
-        return AnswerStream(answer, response.response_gen, started)  # type: ignore[union-attr]
+        tokens = response.response_gen  # type: ignore[union-attr]
+        return AnswerStream(answer, tokens, started, self.searcher.embedder)

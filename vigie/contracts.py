@@ -222,6 +222,10 @@ class Citation:
     score: float
     cited: bool
     how: str = "marker"  # "marker": the model wrote [n]; "overlap": by shared words; "given"
+    quote: str = ""  # the source sentence that best matches what the answer took from it
+    supported: bool | None = None  # None: not checked (the source was only given)
+    level: Level = Level.NON_PROTEGE
+    caveats: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -232,7 +236,18 @@ class Citation:
             "score": round(self.score, 4),
             "cited": self.cited,
             "how": self.how,
+            "quote": self.quote,
+            "supported": self.supported,
+            "level": self.level.label,
+            "caveats": list(self.caveats),
         }
+
+
+def answer_label(levels: list[Level], caveats: list[tuple[str, ...]]) -> str:
+    """The marking an answer carries: its sources' highest level and all their caveats."""
+    highest = max(levels, default=Level.NON_PROTEGE)
+    every = sorted({caveat for group in caveats for caveat in group})
+    return " ".join([highest.label, *every])
 
 
 @dataclass
