@@ -156,6 +156,14 @@ class Answer:
         shown = [c for c in self.citations if c.cited] or self.citations
         return answer_label([c.level for c in shown], [c.caveats for c in shown])
 
+    @property
+    def sources_label(self) -> str:
+        """The label of every source given to the model: known before the first token,
+        never below the final `label`; shown first while the answer streams."""
+        return answer_label(
+            [h.chunk.level for h in self.sources], [h.chunk.caveats for h in self.sources]
+        )
+
     def to_dict(self) -> dict:
         return {
             "question": self.question,

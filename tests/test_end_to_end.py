@@ -57,8 +57,15 @@ def test_ask_answers_from_a_scanned_page_and_cites_it(sample_home: Path, models_
         for r in given
     ), given
     for citation in answer["citations"]:
-        assert set(citation) >= {"document", "page", "chunk_id", "score"}
+        assert set(citation) >= {"document", "page", "chunk_id", "score", "quote", "supported"}
         assert citation["page"] >= 1
+    # The label: the highest level (and caveats) of what the answer shows, never below a
+    # cited source's level.
+    assert answer["refused"] is False
+    order = ["NON PROTÉGÉ", "DIFFUSION RESTREINTE", "SECRET", "TRÈS SECRET"]
+    cited = [c for c in answer["citations"] if c["cited"]] or answer["citations"]
+    highest = max((c["level"] for c in cited), key=order.index)
+    assert answer["label"].startswith(highest)
     assert answer["timings"]["total"] > 0
     assert network_attempts(sample_home) == []
 
@@ -66,7 +73,9 @@ def test_ask_answers_from_a_scanned_page_and_cites_it(sample_home: Path, models_
 def test_ask_streams_text_then_lists_sources(sample_home: Path, models_dir: Path) -> None:
     result = run_vigie(["ask", "Who wrote the LinnSequencer brochure?"], sample_home, models_dir)
     assert result.returncode == 0, result.stderr
-    body, _, sources = result.stdout.partition("\nSources")
+    label, _, rest = result.stdout.partition("\n")
+    assert label.startswith("[") and label.endswith("]")  # the marking comes first
+    body, _, sources = rest.partition("\nSources")
     assert body.strip()
     assert ", page " in sources
     assert "Traceback" not in result.stderr

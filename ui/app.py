@@ -77,10 +77,14 @@ def main() -> None:
         with st.spinner("Recherche dans les archives…"):
             stream = services.answerer.ask(question, clearance)
         st.subheader("Réponse")
+        if stream.answer.sources:
+            st.caption(f"Marquage : {stream.answer.sources_label}")
         st.write_stream(iter(stream))
         answer = stream.answer
+        for sentence in answer.unsupported:
+            st.warning(f"Non étayé par la source citée : {sentence}")
         if answer.citations:
-            st.subheader("Sources")
+            st.subheader(f"Sources — {answer.label}")
             highest = render_sources(answer)
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in answer.timings.items())
         st.caption(timings)

@@ -443,6 +443,8 @@ def ask(
     services = _services()
     try:
         stream = services.answerer.ask(question, services.settings.default_clearance())
+        if not as_json and stream.answer.sources:
+            typer.echo(f"[{stream.answer.sources_label}]")
         for token in stream:
             if not as_json:
                 typer.echo(token, nl=False)
@@ -455,11 +457,16 @@ def ask(
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
     typer.echo("")
+    if answer.removed_citations:
+        typer.echo(f"\n({answer.removed_citations} citation(s) naming no source removed)")
+    for sentence in answer.unsupported:
+        typer.echo(f"\n⚠ not supported by its cited source: {sentence}")
     if answer.citations:
-        label = "Sources" if any(c.cited for c in answer.citations) else "Sources consulted"
-        typer.echo(f"\n{label}:")
+        heading = "Sources" if any(c.cited for c in answer.citations) else "Sources consulted"
+        typer.echo(f"\n{heading} — {answer.label}:")
         for c in answer.citations:
-            typer.echo(f"  [{c.number}] {c.document}, page {c.page}")
+            mark = {True: "", False: "  (does not support the sentence citing it)", None: ""}
+            typer.echo(f"  [{c.number}] {c.document}, page {c.page}{mark[c.supported]}")
 
 
 @app.command()
