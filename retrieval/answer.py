@@ -144,6 +144,7 @@ class Answer:
     answered: bool = True  # False when Vigie had nothing to answer from
     removed_citations: int = 0  # [n] markers naming no source given, taken out of the text
     unsupported: list[str] = field(default_factory=list)  # cited sentences no source supports
+    stopped: str = ""  # "cancelled" or "time limit" when generation was stopped early
 
     @property
     def refused(self) -> bool:
@@ -174,12 +175,20 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "removed_citations": self.removed_citations,
             "unsupported_sentences": self.unsupported,
+            "stopped": self.stopped,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
 
 class AnswerStream:
-    """Iterate to receive the answer's text as it is generated; then read `.answer`."""
+    """Iterate to receive the answer's text as it is generated; then read `.answer`.
+
+    `cancel()` (from the consumer, between two tokens) and `time_limit` (seconds
+    since the question, checked at each token) stop the generation: the model's
+    token generator is closed, so llama.cpp stops sampling. The prompt's
+    evaluation, before the first token, is one call into llama.cpp and is not
+    interrupted; `answer.stopped` says why an answer ended early.
+    """
 
     def __init__(
         self,
@@ -187,11 +196,26 @@ class AnswerStream:
         tokens: Iterator[str],
         started: float,
         embedder: SentenceEmbedder | None = None,
+        time_limit: float | None = None,
     ) -> None:
         self.answer = answer
         self._tokens = tokens
         self._started = started
         self._embedder = embedder
+        self._time_limit = time_limit
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop after the token being handed out now."""
+        self._cancelled = True
+
+    def _stop_reason(self) -> str:
+        if self._cancelled:
+            return "cancelled"
+        elapsed = time.perf_counter() - self._started
+        if self._time_limit is not None and elapsed > self._time_limit:
+            return "time limit"
+        return ""
 
     def __iter__(self) -> Iterator[str]:
         first = True
@@ -201,6 +225,14 @@ class AnswerStream:
                 first = False
             self.answer.text += token
             yield token
+            if reason := self._stop_reason():
+                self.answer.stopped = reason
+                close = getattr(self._tokens, "close", None)
+                if close is not None:
+                    close()  # GeneratorExit travels down to llama-cpp-python's generator
+                break
+        if self._cancelled and not self.answer.stopped:  # cancelled while a token was due
+            self.answer.stopped = "cancelled"
         self.answer.text = self.answer.text.strip()
         if self.answer.sources and self.answer.answered:
             checking = time.perf_counter()
@@ -230,10 +262,12 @@ class Answerer:
         top_k: int = 5,
         max_tokens: int = 384,
         temperature: float = 0.1,
+        time_limit: float | None = None,
     ) -> None:
         self.searcher = searcher
         self.llm = llm
         self.top_k = top_k
+        self.time_limit = time_limit  # seconds from the question to the last token
         self._li_llm = VigieLlamaCpp(local=llm, max_tokens=max_tokens, temperature=temperature)
         template = ChatPromptTemplate(
             message_templates=[
@@ -280,4 +314,4 @@ class Answerer:
 
         response = self._synthesizer.synthesize(question, nodes=nodes)
         tokens = response.response_gen  # type: ignore[union-attr]
-        return AnswerStream(answer, tokens, started, self.searcher.embedder)
+        return AnswerStream(answer, tokens, started, self.searcher.embedder, self.time_limit)

@@ -445,9 +445,13 @@ def ask(
         stream = services.answerer.ask(question, services.settings.default_clearance())
         if not as_json and stream.answer.sources:
             typer.echo(f"[{stream.answer.sources_label}]")
-        for token in stream:
-            if not as_json:
-                typer.echo(token, nl=False)
+        try:
+            for token in stream:
+                if not as_json:
+                    typer.echo(token, nl=False)
+        except KeyboardInterrupt:  # Ctrl-C: stop generating, keep what was said, cite it
+            stream.cancel()
+            stream.consume()
         answer = stream.answer
     except _expected_errors() as exc:
         raise _fail(str(exc)) from None
@@ -457,6 +461,8 @@ def ask(
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
     typer.echo("")
+    if answer.stopped:
+        typer.echo(f"\n(stopped: {answer.stopped})")
     if answer.removed_citations:
         typer.echo(f"\n({answer.removed_citations} citation(s) naming no source removed)")
     for sentence in answer.unsupported:

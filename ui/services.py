@@ -54,6 +54,7 @@ class Services:
             top_k=self.settings.top_k,
             max_tokens=self.settings.max_answer_tokens,
             temperature=self.settings.temperature,
+            time_limit=self.settings.answer_time_limit,
         )
 
     @functools.cached_property
