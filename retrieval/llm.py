@@ -23,6 +23,33 @@ class LLMError(RuntimeError):
     """The model could not be loaded or run; the message says what to do."""
 
 
+def template_takes_system(template: str) -> bool:
+    """Whether a GGUF's chat template accepts a system message.
+
+    ChatML (Qwen, ...) does. Mistral's instruct templates raise on any role but
+    alternating user/assistant: their system prompt goes into the first user turn.
+    """
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    formatter = Jinja2ChatFormatter(template, eos_token="</s>", bos_token="<s>")
+    try:
+        formatter(messages=[{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
+    except Exception:  # noqa: BLE001 - a template refuses by raising from Jinja
+        return False
+    return True
+
+
+def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The system message put at the head of the first user message (Mistral's way)."""
+    if not messages or messages[0]["role"] != "system":
+        return messages
+    system, rest = messages[0]["content"], list(messages[1:])
+    if rest and rest[0]["role"] == "user":
+        rest[0] = {"role": "user", "content": f"{system}\n\n{rest[0]['content']}"}
+        return rest
+    return [{"role": "user", "content": system}, *rest]
+
+
 class LocalLLM:
     def __init__(
         self,
@@ -33,8 +60,14 @@ class LocalLLM:
         batch: int = 512,
         n_gpu_layers: int = 0,
         use_mmap: bool = False,
+        lora_path: Path | None = None,
     ) -> None:
         verify_llm_file(path, expected_sha256)
+        if lora_path is not None and not Path(lora_path).is_file():
+            raise LLMError(
+                f"LoRA adapter not found: {lora_path}; set VIGIE_LORA_PATH to a GGUF adapter "
+                "converted for this model, or unset it"
+            )
         import llama_cpp
 
         if n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
@@ -51,6 +84,7 @@ class LocalLLM:
             n_batch=batch,
             n_gpu_layers=n_gpu_layers,
             use_mmap=use_mmap,
+            lora_path=str(lora_path) if lora_path is not None else None,
             verbose=False,
         )
         template = self._llama.metadata.get("tokenizer.chat_template")
@@ -59,6 +93,7 @@ class LocalLLM:
                 f"{path.name} carries no chat template in its metadata; "
                 "Vigie needs an instruction-tuned GGUF"
             )
+        self.takes_system = template_takes_system(template)
         log.info("LLM %s loaded (context %d, gpu layers %d)", path.name, context, n_gpu_layers)
 
     @classmethod
@@ -71,6 +106,7 @@ class LocalLLM:
             batch=settings.llm_batch,
             n_gpu_layers=settings.n_gpu_layers,
             use_mmap=settings.use_mmap,
+            lora_path=settings.lora_path,
         )
 
     @property
@@ -84,6 +120,8 @@ class LocalLLM:
         self, messages: list[dict[str, str]], max_tokens: int = 384, temperature: float = 0.1
     ) -> Iterator[str]:
         """Yield the answer's text as the model produces it."""
+        if not self.takes_system:
+            messages = fold_system(messages)
         stream = self._llama.create_chat_completion(
             messages=messages,  # type: ignore[arg-type]
             max_tokens=max_tokens,

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     llm_batch: int = 512
     n_gpu_layers: int = 0  # 0 = CPU only, -1 = every layer on the GPU
     use_mmap: bool = False  # measured: mmap made the first calls 4x slower here
+    lora_path: Path | None = None  # a LoRA adapter (GGUF) applied to the model at load
     max_answer_tokens: int = 384
     answer_time_limit: float | None = 300.0  # seconds per answer; None: no limit
     temperature: float = 0.0  # greedy: the same question gives the same answer
