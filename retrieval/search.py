@@ -122,7 +122,8 @@ def hit_to_node(hit: Hit, number: int) -> NodeWithScore:
     node = TextNode(
         id_=chunk.chunk_id,
         text=(
-            f'<extrait n="{number}" document="{_attr(chunk.file_name)}" page="{chunk.page}">\n'
+            f'<extrait n="{number}" document="{_attr(chunk.file_name)}" page="{chunk.page}" '
+            f'niveau="{chunk.level.label}">\n'
             f"{_fence(chunk.text)}\n</extrait>"
         ),
         metadata={
