@@ -41,6 +41,11 @@ NO_SOURCES = {
     "à cette question.",
     "en": "The archives you can see hold no passage that answers this question.",
 }
+NOT_ANSWERED = {
+    "fr": "Les archives que vous pouvez consulter ne permettent pas de répondre à cette "
+    "question. Documents les plus proches :",
+    "en": "The archives you can see do not answer this question. Nearest documents:",
+}
 EMPTY_STORE = {
     "fr": "Aucun document n'a encore été ingéré : la base est vide. Lancez `vigie ingest`.",
     "en": "No document has been ingested yet: the archive is empty. Run `vigie ingest`.",
@@ -144,6 +149,7 @@ class Answer:
     answered: bool = True  # False when Vigie had nothing to answer from
     removed_citations: int = 0  # [n] markers naming no source given, taken out of the text
     unsupported: list[str] = field(default_factory=list)  # cited sentences no source supports
+    cited_sentences: int = 0  # sentences carrying at least one valid [n]
     stopped: str = ""  # "cancelled" or "time limit" when generation was stopped early
 
     @property
@@ -240,6 +246,7 @@ class AnswerStream:
             self.answer.text = checked.text
             self.answer.removed_citations = checked.removed
             self.answer.unsupported = checked.unsupported
+            self.answer.cited_sentences = sum(1 for x in checked.sentences if x.sources)
             self.answer.citations = resolve_citations(checked.text, self.answer.sources, checked)
             self.answer.timings["check"] = time.perf_counter() - checking
         elif self.answer.sources:
@@ -250,6 +257,15 @@ class AnswerStream:
         for _ in self:
             pass
         return self.answer
+
+
+def _listed(hits: list[Hit]) -> list[str]:
+    seen: list[str] = []
+    for hit in hits:
+        entry = f"{hit.chunk.file_name}, page {hit.chunk.page}"
+        if entry not in seen:
+            seen.append(entry)
+    return seen
 
 
 class Answerer:
@@ -263,10 +279,13 @@ class Answerer:
         max_tokens: int = 384,
         temperature: float = 0.1,
         time_limit: float | None = None,
+        refusal_threshold: tuple[float, float] | None = None,
     ) -> None:
         self.searcher = searcher
         self.llm = llm
         self.top_k = top_k
+        # (same language, across languages): refuse when the nearest passage is farther.
+        self.refusal_threshold = refusal_threshold
         self.time_limit = time_limit  # seconds from the question to the last token
         self._li_llm = VigieLlamaCpp(local=llm, max_tokens=max_tokens, temperature=temperature)
         template = ChatPromptTemplate(
@@ -311,7 +330,23 @@ class Answerer:
         if not nodes:
             answer.answered = False
             return AnswerStream(answer, iter([NO_SOURCES[language]]), started)
+        if self._too_far(question, clearance):
+            answer.answered = False
+            return AnswerStream(answer, iter([self._nearest(answer.sources, language)]), started)
 
         response = self._synthesizer.synthesize(question, nodes=nodes)
         tokens = response.response_gen  # type: ignore[union-attr]
         return AnswerStream(answer, tokens, started, self.searcher.embedder, self.time_limit)
+
+    def _too_far(self, question: str, clearance: Clearance) -> bool:
+        """True when the nearest passage is below the calibrated threshold."""
+        if self.refusal_threshold is None:
+            return False
+        evidence = self.searcher.evidence(question, clearance)
+        same, cross = self.refusal_threshold
+        return evidence.similarity < (same if evidence.same_language else cross)
+
+    @staticmethod
+    def _nearest(hits: list[Hit], language: str) -> str:
+        lines = [NOT_ANSWERED[language]] + [f"- {entry}" for entry in _listed(hits[:3])]
+        return "\n".join(lines)

@@ -276,6 +276,23 @@ class QdrantEdgeStore:
         with _errors(self.path, "count in"):
             return self._shard.count(request)
 
+    def document_chunks(self, document_id: str, clearance: Clearance) -> list[Chunk]:
+        if self._shard is None:
+            return []
+        allowed = clearance_filter(clearance, document_id)
+        chunks: list[Chunk] = []
+        offset = None
+        with _errors(self.path, "read"):
+            while True:
+                request = qe.ScrollRequest(
+                    offset=offset, limit=512, filter=allowed, with_payload=True
+                )
+                page, offset = self._shard.scroll(request)
+                chunks.extend(Chunk.from_payload(point.payload or {}) for point in page)
+                if offset is None:
+                    break
+        return sorted(chunks, key=lambda chunk: chunk.chunk_index)
+
     def optimize(self) -> bool:
         """Merge and index segments now (after a large ingestion); True if anything changed."""
         if self._shard is None:

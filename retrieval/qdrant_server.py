@@ -279,6 +279,26 @@ class QdrantServerStore:
             )
         return result.count
 
+    def document_chunks(self, document_id: str, clearance: Clearance) -> list[Chunk]:
+        if not self._exists():
+            return []
+        allowed = clearance_filter(clearance, document_id)
+        chunks: list[Chunk] = []
+        offset = None
+        with self._guard():
+            while True:
+                page, offset = self._client.scroll(
+                    self.collection,
+                    scroll_filter=allowed,
+                    offset=offset,
+                    limit=512,
+                    with_payload=True,
+                )
+                chunks.extend(Chunk.from_payload(point.payload or {}) for point in page)
+                if offset is None:
+                    break
+        return sorted(chunks, key=lambda chunk: chunk.chunk_index)
+
     def close(self) -> None:
         with self._guard():
             self._client.close()

@@ -7,6 +7,8 @@ answer can cite them as [1], [2], ...
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
@@ -15,9 +17,19 @@ from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
 from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore, check_embedder
 from vigie.config import Settings
 from vigie.contracts import Clearance, Hit
-from vigie.language import confident_language
+from vigie.language import confident_language, detect_language
 
 RERANK = "+rerank"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How close the archive comes to a question: its nearest passage's similarity."""
+
+    similarity: float  # cosine of the nearest passage the reader may see (0 if none)
+    same_language: bool  # whether that passage is in the question's language
+
+
 MODES = SEARCH_MODES + tuple(mode + RERANK for mode in SEARCH_MODES)
 
 
@@ -44,6 +56,7 @@ class Searcher:
         self.fusion = fusion
         self.reranker = reranker
         self.rerank_depth = rerank_depth
+        self._last_query: tuple[str, list[float]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder, store: VectorStore) -> Searcher:
@@ -74,7 +87,7 @@ class Searcher:
         mode = check_mode(mode or self.mode)
         first_stage, rerank = mode.removesuffix(RERANK), mode.endswith(RERANK)
         depth = max(limit, self.rerank_depth) if rerank else limit
-        vector = None if first_stage == "sparse" else self.embedder.embed_query(query)
+        vector = None if first_stage == "sparse" else self._query_vector(query)
         language = confident_language(query)
         hits = self.store.search(
             vector,
@@ -89,6 +102,25 @@ class Searcher:
         if rerank:
             hits = self._rerank(query, hits)
         return hits[:limit]
+
+    def evidence(
+        self, query: str, clearance: Clearance, where: SearchFilter | None = None
+    ) -> Evidence:
+        """The nearest passage's similarity, for deciding to refuse (Answerer)."""
+        query = " ".join(query.split())
+        hits = self.store.search(
+            self._query_vector(query), clearance, limit=1, mode="dense", where=where
+        )
+        if not hits:
+            return Evidence(0.0, True)
+        language = detect_language(query, default=hits[0].chunk.language)
+        return Evidence(float(hits[0].score), language == hits[0].chunk.language)
+
+    def _query_vector(self, query: str) -> list[float]:
+        """The query's embedding; the last one is kept (search then evidence: one embedding)."""
+        if self._last_query is None or self._last_query[0] != query:
+            self._last_query = (query, self.embedder.embed_query(query))
+        return self._last_query[1]
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Rerank the first `rerank_depth` hits; any further ones follow in their first-stage

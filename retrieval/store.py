@@ -171,6 +171,13 @@ class VectorStore(Protocol):
     def count(self, clearance: Clearance, document_id: str | None = None) -> int:
         """How many chunks the clearance allows (optionally of one document)."""
 
+    def document_chunks(self, document_id: str, clearance: Clearance) -> list[Chunk]:
+        """Every chunk of one document that the clearance allows, in `chunk_index` order.
+
+        The same clearance filter as `search`, inside the scroll's own filter; pending
+        chunks are left out. A document the reader may not see gives an empty list.
+        """
+
     def close(self) -> None:
         """Flush and release the store (the embedded store holds a lock while open)."""
 

@@ -475,6 +475,118 @@ def ask(
             typer.echo(f"  [{c.number}] {c.document}, page {c.page}{mark[c.supported]}")
 
 
+def _document(services, typed: str):
+    """The document a reader named, and its chunks they may see (`retrieval/analysis.py`)."""
+    from ingest.ledger import Ledger
+    from retrieval.analysis import DocumentRef, load_document
+
+    known: list[DocumentRef] = []
+    if services.settings.ledger_path.exists():  # the ledger lists what was ingested
+        ledger = Ledger(services.settings.ledger_path, read_only=True)
+        try:
+            ingested = ledger.in_state("ingested")
+        finally:
+            ledger.close()
+        known = [DocumentRef(e.sha256, e.file_name, e.path) for e in ingested]
+    clearance = services.settings.default_clearance()
+    return load_document(typed, known, services.store, clearance)
+
+
+DOCUMENT_HELP = "The document: its file name, its path as ingested, or a SHA-256 prefix (8+)."
+
+
+@app.command()
+def translate(
+    document: Annotated[str, typer.Argument(help=DOCUMENT_HELP)],
+    to: Annotated[str, typer.Option("--to", help="The language to translate into: en or fr.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: label, pages.")
+    ] = False,
+) -> None:
+    """Translate a document into English or French, page by page, streaming.
+
+    Every passage of the document your clearance allows is translated by the local
+    model (passages already in that language are kept as they are); page numbers
+    are kept. The marking of what was read is printed first.
+    """
+    from retrieval.analysis import TARGETS, by_page, chunks_label
+    from retrieval.analysis import translate as translate_chunks
+
+    target = to.strip().lower()
+    if target not in TARGETS:
+        raise _fail(f"--to wants one of {', '.join(TARGETS)}, got {to!r}")
+    services = _services()
+    pieces: list[tuple[int, str]] = []
+    try:
+        ref, chunks = _document(services, document)
+        label = chunks_label(chunks)
+        if not as_json:
+            typer.echo(f"[{label}]\n{ref.file_name} ({target})")
+        for page, piece in translate_chunks(chunks, target, services.llm):
+            if not as_json and (not pieces or pieces[-1][0] != page):
+                typer.echo(f"\n\n--- p. {page} ---")
+            if not as_json:
+                typer.echo(piece, nl=False)
+            pieces.append((page, piece))
+    except KeyboardInterrupt:  # Ctrl-C: stop generating; what was printed stays
+        typer.echo("\n(stopped: cancelled)", err=True)
+        raise typer.Exit(code=130) from None
+    except _expected_errors() as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    if as_json:
+        pages = [{"page": page, "text": text} for page, text in by_page(pieces)]
+        result = {"document": ref.file_name, "document_id": ref.document_id, "label": label}
+        result |= {"to": target, "pages": pages}
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    typer.echo("")
+
+
+@app.command()
+def summarize(
+    document: Annotated[str, typer.Argument(help=DOCUMENT_HELP)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: label, summary, pages cited.")
+    ] = False,
+) -> None:
+    """Summarise a document, each part of the summary citing its pages as (p. N).
+
+    Map-reduce: the passages your clearance allows are packed into groups that fit
+    the model's context (LLM_CONTEXT less the answer and the prompt), each group is
+    summarised with its pages, and the partial summaries are merged into one. The
+    marking of what was read is printed first; progress goes to stderr.
+    """
+    from retrieval.analysis import chunks_label
+    from retrieval.analysis import summarize as summarize_chunks
+
+    services = _services()
+    try:
+        ref, chunks = _document(services, document)
+        if not as_json:
+            typer.echo(f"[{chunks_label(chunks)}]\n{ref.file_name}\n")
+        summary = summarize_chunks(
+            chunks,
+            services.llm,
+            max_tokens=services.settings.max_answer_tokens,
+            progress=None if as_json else lambda message: typer.echo(message, err=True),
+        )
+    except KeyboardInterrupt:
+        typer.echo("\n(stopped: cancelled)", err=True)
+        raise typer.Exit(code=130) from None
+    except _expected_errors() as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    if as_json:
+        result = {"document": ref.file_name, "document_id": ref.document_id}
+        typer.echo(json.dumps(result | summary.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(summary.text)
+    typer.echo(f"\nPages cited: {', '.join(str(p) for p in summary.pages) or 'none'}")
+
+
 @app.command()
 def ui(
     port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default 8501).")] = None,

@@ -55,6 +55,7 @@ class Services:
             max_tokens=self.settings.max_answer_tokens,
             temperature=self.settings.temperature,
             time_limit=self.settings.answer_time_limit,
+            refusal_threshold=self.settings.refusal_thresholds(),
         )
 
     @functools.cached_property

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # stage; None: the sentence-focus reranker, which reuses the embedder.
     reranker_path: Path | None = None
     top_k: int = 5
+    # Refuse when the nearest passage the reader may see is less similar than this to the
+    # question (cosine, default embedder), calibrated by bench/answers.py on piaf-fr:
+    # one threshold for passages in the question's language, one across languages.
+    # None: never refuse on retrieval alone. Recalibrate after changing the embedder.
+    refusal_threshold: float | None = 0.8276
+    refusal_threshold_cross: float | None = 0.7622
     chunk_max_chars: int = 1000
     chunk_soft_chars: int = 700
     ocr_languages: list[str] = Field(default_factory=lambda: ["fra", "eng"])
@@ -140,6 +146,13 @@ class Settings(BaseSettings):
     @property
     def ledger_path(self) -> Path:
         return self.home / "ledger.sqlite3"
+
+    def refusal_thresholds(self) -> tuple[float, float] | None:
+        """(same language, across languages), or None when refusal on retrieval is off."""
+        if self.refusal_threshold is None:
+            return None
+        cross = self.refusal_threshold_cross
+        return self.refusal_threshold, self.refusal_threshold if cross is None else cross
 
     def default_clearance(self) -> Clearance:
         return Clearance(Level.parse(self.cli_clearance))
