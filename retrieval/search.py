@@ -7,7 +7,7 @@ answer can cite them as [1], [2], ...
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -16,7 +16,7 @@ from retrieval.embedder import Embedder
 from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
 from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore, check_embedder
 from vigie.config import Settings
-from vigie.contracts import Clearance, Hit
+from vigie.contracts import Chunk, Clearance, Hit
 from vigie.language import confident_language, detect_language
 
 RERANK = "+rerank"
@@ -182,7 +182,48 @@ class ArchiveRetriever(BaseRetriever):
         self.last_hits: list[Hit] = []
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        self.last_hits = self._searcher.search(
-            query_bundle.query_str, self._clearance, limit=self._top_k
-        )
+        hits = self._searcher.search(query_bundle.query_str, self._clearance, limit=self._top_k)
+        self.last_hits = merge_neighbours(hits)
         return [hit_to_node(hit, n) for n, hit in enumerate(self.last_hits, start=1)]
+
+
+def merge_neighbours(hits: list[Hit]) -> list[Hit]:
+    """The sources as the model gets them: best first, duplicates dropped, and chunks that
+    follow each other on the same page of a document joined into one source (at the rank
+    of the better one), so a passage cut in two reads whole and is cited once."""
+    groups: list[list[Hit]] = []
+    seen_texts: set[str] = set()
+    for hit in hits:
+        text = " ".join(hit.chunk.text.split())
+        if text in seen_texts:
+            continue
+        seen_texts.add(text)
+        for group in groups:
+            if _next_to(group, hit.chunk):
+                group.append(hit)
+                break
+        else:
+            groups.append([hit])
+    return [_joined(group) for group in groups]
+
+
+def _next_to(group: list[Hit], chunk: Chunk) -> bool:
+    first = group[0].chunk
+    if first.document_id != chunk.document_id or first.page != chunk.page:
+        return False
+    indexes = [h.chunk.chunk_index for h in group]
+    return chunk.chunk_index in (min(indexes) - 1, max(indexes) + 1)
+
+
+def _joined(group: list[Hit]) -> Hit:
+    """One source from neighbouring chunks, in reading order, scored as the best of them."""
+    if len(group) == 1:
+        return group[0]
+    ordered = sorted((h.chunk for h in group), key=lambda c: c.chunk_index)
+    chunk = replace(
+        ordered[0],
+        text="\n".join(c.text for c in ordered),
+        level=max(c.level for c in ordered),
+        caveats=tuple(sorted({caveat for c in ordered for caveat in c.caveats})),
+    )
+    return Hit(chunk, group[0].score)

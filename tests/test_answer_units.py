@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from retrieval.answer import cited_numbers, resolve_citations
+from retrieval.search import merge_neighbours
 from vigie.contracts import Chunk, Hit, Level
 
 
@@ -37,3 +38,28 @@ def test_sentences_without_markers_are_attributed_by_shared_words() -> None:
     hits[1].chunk.text = "Le Président partit de Dunkerque sur le croiseur Colbert."
     citations = resolve_citations("Le croiseur Colbert attendait à Dunkerque.", hits)
     assert [(c.document, c.page, c.how) for c in citations] == [("b.pdf", 3, "overlap")]
+
+
+def _piece(index: int, page: int, text: str, document: str = "doc") -> Hit:
+    chunk = Chunk(document, index, text, f"{document}.pdf", "/a", document, page,
+                  "NarrativeText", "fr", Level.NON_PROTEGE)  # fmt: skip
+    return Hit(chunk, 1.0 / (index + 1))
+
+
+def test_sources_drop_duplicates_and_join_neighbours_on_the_same_page() -> None:
+    hits = [
+        _piece(4, 2, "Suite du paragraphe."),
+        _piece(3, 2, "Début du paragraphe,"),
+        _piece(9, 2, "Un autre passage."),
+        _piece(5, 3, "Page suivante : pas jointe."),
+        _piece(7, 2, "Un autre passage.", document="copie"),  # same text elsewhere: dropped
+        _piece(3, 2, "Début d'un autre document.", document="autre"),
+    ]
+    sources = merge_neighbours(hits)
+    assert [s.chunk.text for s in sources] == [
+        "Début du paragraphe,\nSuite du paragraphe.",
+        "Un autre passage.",
+        "Page suivante : pas jointe.",
+        "Début d'un autre document.",
+    ]
+    assert sources[0].chunk.chunk_index == 3 and sources[0].score == hits[0].score
