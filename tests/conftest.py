@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,12 @@ from vigie.offline import apply_offline_environment
 
 apply_offline_environment()
 
+from retrieval.embedder import Embedder  # noqa: E402
+from retrieval.llm import LocalLLM  # noqa: E402
+from retrieval.qdrant_edge import QdrantEdgeStore  # noqa: E402
+from retrieval.search import Searcher  # noqa: E402
 from vigie.config import Settings  # noqa: E402
+from vigie.contracts import Chunk, Level  # noqa: E402
 from vigie.models import prepare_standin_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,3 +101,59 @@ def sample_home(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> P
     assert network_attempts(home) == []
     (home / "ingest-report.json").write_text(result.stdout)
     return home
+
+
+def make_chunk(
+    document: str,
+    text: str,
+    level: Level = Level.NON_PROTEGE,
+    page: int = 1,
+    index: int = 0,
+    language: str = "fr",
+    caveats: tuple[str, ...] = (),
+) -> Chunk:
+    """A chunk of document `document` (file `document`.pdf), for tests that build stores."""
+    return Chunk(
+        document_id=document,
+        chunk_index=index,
+        text=text,
+        file_name=f"{document}.pdf",
+        source_path=f"/archives/{document}.pdf",
+        sha256=document,
+        page=page,
+        element_type="NarrativeText",
+        language=language,
+        level=level,
+        caveats=caveats,
+    )
+
+
+@pytest.fixture(scope="session")
+def embedder(models_dir: Path) -> Embedder:
+    """The default embedder (multilingual-e5-small), loaded once for the session."""
+    return Embedder.from_settings(Settings(models_dir=models_dir))
+
+
+@pytest.fixture(scope="session")
+def llm(models_dir: Path) -> LocalLLM:
+    """The default stand-in LLM, loaded once for the session."""
+    return LocalLLM.from_settings(Settings(models_dir=models_dir))
+
+
+@pytest.fixture(scope="module")
+def small_archive(
+    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[list[Chunk]], Searcher]]:
+    """Build a real embedded store from chunks; returns a hybrid searcher over it."""
+    stores: list[QdrantEdgeStore] = []
+
+    def build(chunks: list[Chunk]) -> Searcher:
+        store = QdrantEdgeStore.open(tmp_path_factory.mktemp("archive") / "qdrant")
+        stores.append(store)
+        store.ensure_collection(embedder.dimension, embedder.identity)
+        store.upsert(chunks, embedder.embed_passages([c.text for c in chunks]))
+        return Searcher(embedder, store, mode="hybrid")
+
+    yield build
+    for store in stores:
+        store.close()

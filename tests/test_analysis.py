@@ -238,11 +238,6 @@ def test_page_citations_are_read_checked_and_added() -> None:
 # -- with the stand-in model ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def llm(models_dir: Path) -> LocalLLM:
-    return LocalLLM.from_settings(Settings(models_dir=models_dir))
-
-
 @pytest.mark.slow
 def test_translate_a_french_document_page_by_page(llm: LocalLLM) -> None:
     document = [

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from retrieval.answer import Answerer
-from retrieval.embedder import Embedder
 from retrieval.llm import LocalLLM
-from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.search import Searcher
-from vigie.config import Settings
+from tests.conftest import make_chunk
 from vigie.contracts import Chunk, Clearance, Level
 
 pytestmark = pytest.mark.slow
@@ -20,40 +17,21 @@ READER = Clearance(Level.DIFFUSION_RESTREINTE)
 QUESTION = "Quel croiseur attendait le Président du Conseil à Dunkerque ?"
 
 
-def chunk(index: int, text: str, level: Level = Level.NON_PROTEGE) -> Chunk:
-    return Chunk(
-        document_id=f"journal-{index}",
-        chunk_index=0,
-        text=text,
-        file_name=f"journal-{index}.pdf",
-        source_path=f"/archives/journal-{index}.pdf",
-        sha256=f"journal-{index}",
-        page=3,
-        element_type="NarrativeText",
-        language="fr",
-        level=level,
+@pytest.fixture(scope="module")
+def searcher(small_archive: Callable[[list[Chunk]], Searcher]) -> Searcher:
+    return small_archive(
+        [
+            make_chunk(
+                "journal-1",
+                "Le croiseur Colbert attendait le Président du Conseil à Dunkerque.",
+                Level.DIFFUSION_RESTREINTE,
+                page=3,
+            ),
+            make_chunk(
+                "journal-2", "La récolte de blé a été abondante cette année dans la Beauce.", page=3
+            ),
+        ]
     )
-
-
-@pytest.fixture(scope="module")
-def searcher(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    settings = Settings(models_dir=models_dir)
-    embedder = Embedder.from_settings(settings)
-    store = QdrantEdgeStore.open(tmp_path_factory.mktemp("answers") / "qdrant")
-    store.ensure_collection(embedder.dimension, embedder.identity)
-    chunks = [
-        chunk(1, "Le croiseur Colbert attendait le Président du Conseil à Dunkerque.",
-              Level.DIFFUSION_RESTREINTE),
-        chunk(2, "La récolte de blé a été abondante cette année dans la Beauce."),
-    ]  # fmt: skip
-    store.upsert(chunks, embedder.embed_passages([c.text for c in chunks]))
-    yield Searcher(embedder, store, mode="hybrid")
-    store.close()
-
-
-@pytest.fixture(scope="module")
-def llm(models_dir: Path) -> LocalLLM:
-    return LocalLLM.from_settings(Settings(models_dir=models_dir))
 
 
 def test_a_cancelled_answer_stops_after_the_current_token(

@@ -42,11 +42,6 @@ def test_mistral_gets_its_system_prompt_folded_into_the_first_user_turn() -> Non
     )
 
 
-@pytest.fixture(scope="module")
-def llm(models_dir: Path) -> LocalLLM:
-    return LocalLLM.from_settings(Settings(models_dir=models_dir))
-
-
 def test_chatml_keeps_its_system_message(llm: LocalLLM) -> None:
     template = llm._llama.metadata["tokenizer.chat_template"]
     assert template_takes_system(template) is True and llm.takes_system

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from retrieval.answer import Answer, resolve_citations
 from retrieval.citations import check_answer
 from retrieval.embedder import Embedder
 from vigie.contracts import Chunk, Hit, Level, answer_label
-from vigie.models import MULTILINGUAL_EMBEDDER_DIR
 
 SF = "SPÉCIAL FRANCE"
 
@@ -69,11 +64,6 @@ def test_one_supporting_source_is_enough_for_a_sentence_citing_two() -> None:
     verdicts = {c.number: c.supported for c in checked.sentences[0].sources}
     assert verdicts == {1: True, 2: False}
     assert checked.sentences[0].supported is True
-
-
-@pytest.fixture(scope="module")
-def embedder(models_dir: Path) -> Embedder:
-    return Embedder(models_dir / MULTILINGUAL_EMBEDDER_DIR)
 
 
 def test_an_english_answer_over_a_french_source_is_checked_across_languages(

@@ -10,17 +10,14 @@ source is removed, and the fence holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from retrieval.answer import Answer, Answerer
-from retrieval.embedder import Embedder
 from retrieval.llm import LocalLLM
-from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.search import Searcher, hit_to_node
-from vigie.config import Settings
+from tests.conftest import make_chunk
 from vigie.contracts import Chunk, Clearance, Hit, Level
 
 pytestmark = pytest.mark.slow
@@ -35,43 +32,22 @@ PLANTED = (
 SECRET_TEXT = "Le croiseur Colbert transportait les codes de chiffrement OMEGA-7 vers Dunkerque."
 
 
-def chunk(name: str, text: str, level: Level) -> Chunk:
-    return Chunk(
-        document_id=name,
-        chunk_index=0,
-        text=text,
-        file_name=f"{name}.pdf",
-        source_path=f"/archives/{name}.pdf",
-        sha256=name,
-        page=2,
-        element_type="NarrativeText",
-        language="fr",
-        level=level,
-    )
-
-
 CHUNKS = [
-    chunk("note", PLANTED, Level.DIFFUSION_RESTREINTE),
-    chunk(
+    make_chunk("note", PLANTED, Level.DIFFUSION_RESTREINTE, page=2),
+    make_chunk(
         "rapport",
         "Rapport Colbert : le croiseur Colbert attendait le Président du Conseil à Dunkerque.",
         Level.DIFFUSION_RESTREINTE,
+        page=2,
     ),
-    chunk("codes", SECRET_TEXT, Level.SECRET),
+    make_chunk("codes", SECRET_TEXT, Level.SECRET, page=2),
 ]
 
 
 @pytest.fixture(scope="module")
-def answer(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Answer]:
-    settings = Settings(models_dir=models_dir)
-    embedder = Embedder.from_settings(settings)
-    store = QdrantEdgeStore.open(tmp_path_factory.mktemp("planted") / "qdrant")
-    store.ensure_collection(embedder.dimension, embedder.identity)
-    store.upsert(CHUNKS, embedder.embed_passages([c.text for c in CHUNKS]))
-    llm = LocalLLM.from_settings(settings)
-    answerer = Answerer(Searcher(embedder, store, mode="hybrid"), llm, top_k=3, max_tokens=160)
-    yield answerer.ask(QUESTION, READER).consume()
-    store.close()
+def answer(small_archive: Callable[[list[Chunk]], Searcher], llm: LocalLLM) -> Answer:
+    answerer = Answerer(small_archive(CHUNKS), llm, top_k=3, max_tokens=160)
+    return answerer.ask(QUESTION, READER).consume()
 
 
 def test_the_planted_passage_is_given_but_the_secret_one_never_is(answer: Answer) -> None:

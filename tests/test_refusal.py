@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from retrieval.answer import Answerer
-from retrieval.embedder import Embedder
 from retrieval.llm import LocalLLM
-from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.search import Searcher
+from tests.conftest import make_chunk
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Level
 
@@ -25,19 +24,11 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def parts(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
-    settings = Settings(models_dir=models_dir)
-    embedder = Embedder.from_settings(settings)
-    store = QdrantEdgeStore.open(tmp_path_factory.mktemp("refusal") / "qdrant")
-    store.ensure_collection(embedder.dimension, embedder.identity)
-    chunks = [
-        Chunk(f"journal-{i}", 0, text, f"journal-{i}.pdf", f"/a/journal-{i}.pdf", f"j{i}", i + 1,
-              "NarrativeText", "fr", Level.NON_PROTEGE)
-        for i, text in enumerate(TEXTS)
-    ]  # fmt: skip
-    store.upsert(chunks, embedder.embed_passages(TEXTS))
-    yield settings, Searcher(embedder, store, mode="hybrid"), LocalLLM.from_settings(settings)
-    store.close()
+def parts(
+    models_dir: Path, small_archive: Callable[[list[Chunk]], Searcher], llm: LocalLLM
+) -> tuple[Settings, Searcher, LocalLLM]:
+    chunks = [make_chunk(f"journal-{i}", text, page=i + 1) for i, text in enumerate(TEXTS)]
+    return Settings(models_dir=models_dir), small_archive(chunks), llm
 
 
 def answerer(parts: tuple, thresholds: tuple[float, float] | None) -> Answerer:

@@ -40,11 +40,6 @@ def chunk(document_id: str, text: str, language: str = "fr") -> Chunk:
     )
 
 
-@pytest.fixture(scope="module")
-def embedder(models_dir: Path) -> Embedder:
-    return Embedder(models_dir / MULTILINGUAL_EMBEDDER_DIR)
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
