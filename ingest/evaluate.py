@@ -15,15 +15,13 @@ from collections.abc import Callable, Sequence
 from ingest.chunking import DocumentChunker
 from retrieval.embedder import Embedder
 from retrieval.evaluation import EvalSet, ModeResult
-from retrieval.search import MODES as SEARCH_MODES
-from retrieval.search import Searcher
+from retrieval.search import MODES, Searcher
 from retrieval.store import VectorStore
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Element, Level, SourceDocument
 
 log = logging.getLogger(__name__)
 
-MODES = SEARCH_MODES  # every first stage, with or without "+rerank"
 _CANDIDATES = 100  # chunks fetched per query: enough for Recall@100 over documents
 _EMBED_BATCH = 128
 

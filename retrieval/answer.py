@@ -19,7 +19,14 @@ from llama_index.core.indices.prompt_helper import ChatPromptHelper, PromptHelpe
 from llama_index.core.prompts import ChatPromptTemplate
 from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
 
-from retrieval.citations import CheckedAnswer, SentenceEmbedder, check_answer
+from retrieval.citations import (
+    ANSWER_SENTENCE,
+    MARKER,
+    CheckedAnswer,
+    SentenceEmbedder,
+    check_answer,
+    marker_numbers,
+)
 from retrieval.llama_index_llm import VigieLlamaCpp
 from retrieval.llm import LocalLLM
 from retrieval.search import ArchiveRetriever, Searcher
@@ -51,21 +58,17 @@ EMPTY_STORE = {
     "en": "No document has been ingested yet: the archive is empty. Run `vigie ingest`.",
 }
 
-_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-
 
 def cited_numbers(text: str) -> list[int]:
     """Source numbers cited as [n] or [n, m], in order of first appearance."""
     seen: list[int] = []
-    for group in _CITATION.findall(text):
-        for part in re.split(r"[,;]", group):
-            number = int(part)
+    for group in MARKER.findall(text):
+        for number in marker_numbers(group):
             if number not in seen:
                 seen.append(number)
     return seen
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[^\W_]+")
 _MIN_SHARED_WORDS = 2
 _MIN_COVERAGE = 0.4
@@ -84,7 +87,7 @@ def attribute_by_overlap(text: str, hits: list[Hit]) -> list[int]:
     """
     sources = [_content_words(hit.chunk.text) for hit in hits]
     numbers: list[int] = []
-    for sentence in _SENTENCE.split(_CITATION.sub(" ", text)):
+    for sentence in ANSWER_SENTENCE.split(MARKER.sub(" ", text)):
         words = _content_words(sentence)
         if len(words) < _MIN_SHARED_WORDS:
             continue

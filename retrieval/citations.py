@@ -40,8 +40,9 @@ SUPPORT_COVERAGE = 0.4  # share of the claim's content stems found in one source
 # Cosine between the claim and a source sentence: same language, and across languages.
 SUPPORT_SIMILARITY = {True: 0.90, False: 0.85}
 
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_ANSWER_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A citation marker, [n] or [n, m], with the space before it.
+MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+ANSWER_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")  # where an answer's sentences end
 
 
 class SentenceEmbedder(Protocol):
@@ -86,12 +87,13 @@ class CheckedAnswer:
         return [c for s in self.sentences for c in s.sources if c.number == number]
 
 
-def _numbers(group: str) -> list[int]:
+def marker_numbers(group: str) -> list[int]:
+    """The numbers of one marker's group ("2, 3" -> [2, 3])."""
     return [int(part) for part in re.split(r"[,;]", group)]
 
 
 def _claim_stems(text: str) -> set[str]:
-    return set(tokens(_MARKER.sub(" ", text)))
+    return set(tokens(MARKER.sub(" ", text)))
 
 
 def check_answer(
@@ -100,7 +102,7 @@ def check_answer(
     """Check every `[n]` of `text` against `hits` (source n is `hits[n - 1]`)."""
     removed = 0
     checked: list[CheckedSentence] = []
-    for raw in _ANSWER_SENTENCE.split(text.strip()):
+    for raw in ANSWER_SENTENCE.split(text.strip()):
         if not raw.strip():
             continue
         shown, valid, invalid = _keep_valid_markers(raw, len(hits))
@@ -118,8 +120,8 @@ def _keep_valid_markers(sentence: str, sources: int) -> tuple[str, list[int], in
     invalid = 0
     parts: list[str] = []
     last = 0
-    for match in _MARKER.finditer(sentence):
-        numbers = _numbers(match.group(1))
+    for match in MARKER.finditer(sentence):
+        numbers = marker_numbers(match.group(1))
         good = [n for n in numbers if 1 <= n <= sources]
         invalid += len(numbers) - len(good)
         valid.extend(n for n in good if n not in valid)
@@ -147,7 +149,7 @@ def _check(
     best = int(np.argmax(coverages))
     similarity = None
     if embedder is not None and coverages[best] < SUPPORT_COVERAGE:
-        vectors = np.asarray(embedder.embed_passages([_MARKER.sub(" ", claim), *candidates]))
+        vectors = np.asarray(embedder.embed_passages([MARKER.sub(" ", claim), *candidates]))
         similarities = vectors[1:] @ vectors[0]
         best = int(np.argmax(similarities))
         similarity = float(similarities[best])

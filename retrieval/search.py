@@ -56,7 +56,6 @@ class Searcher:
         self.fusion = fusion
         self.reranker = reranker
         self.rerank_depth = rerank_depth
-        self._last_query: tuple[str, list[float]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder, store: VectorStore) -> Searcher:
@@ -87,7 +86,7 @@ class Searcher:
         mode = check_mode(mode or self.mode)
         first_stage, rerank = mode.removesuffix(RERANK), mode.endswith(RERANK)
         depth = max(limit, self.rerank_depth) if rerank else limit
-        vector = None if first_stage == "sparse" else self._query_vector(query)
+        vector = None if first_stage == "sparse" else self.embedder.embed_query(query)
         language = confident_language(query)
         hits = self.store.search(
             vector,
@@ -109,18 +108,12 @@ class Searcher:
         """The nearest passage's similarity, for deciding to refuse (Answerer)."""
         query = " ".join(query.split())
         hits = self.store.search(
-            self._query_vector(query), clearance, limit=1, mode="dense", where=where
+            self.embedder.embed_query(query), clearance, limit=1, mode="dense", where=where
         )
         if not hits:
             return Evidence(0.0, True)
         language = detect_language(query, default=hits[0].chunk.language)
         return Evidence(float(hits[0].score), language == hits[0].chunk.language)
-
-    def _query_vector(self, query: str) -> list[float]:
-        """The query's embedding; the last one is kept (search then evidence: one embedding)."""
-        if self._last_query is None or self._last_query[0] != query:
-            self._last_query = (query, self.embedder.embed_query(query))
-        return self._last_query[1]
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Rerank the first `rerank_depth` hits; any further ones follow in their first-stage
