@@ -23,7 +23,9 @@ apply_offline_environment()
 from retrieval.embedder import Embedder  # noqa: E402
 from retrieval.llm import LocalLLM  # noqa: E402
 from retrieval.qdrant_edge import QdrantEdgeStore  # noqa: E402
+from retrieval.qdrant_server import QdrantServerStore  # noqa: E402
 from retrieval.search import Searcher  # noqa: E402
+from retrieval.store import VectorStore  # noqa: E402
 from vigie.config import Settings  # noqa: E402
 from vigie.contracts import Chunk, Level  # noqa: E402
 from vigie.models import prepare_standin_models  # noqa: E402
@@ -126,6 +128,17 @@ def make_chunk(
         level=level,
         caveats=caveats,
     )
+
+
+@pytest.fixture(params=["edge", "server-local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    """An empty store on each adapter: Qdrant Edge, and qdrant-client's local mode."""
+    if request.param == "edge":
+        opened: VectorStore = QdrantEdgeStore.open(tmp_path / "edge")
+    else:
+        opened = QdrantServerStore.local(None)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,6 @@ from retrieval.analysis import (
 )
 from retrieval.llm import LocalLLM
 from retrieval.qdrant_edge import QdrantEdgeStore
-from retrieval.qdrant_server import QdrantServerStore
 from retrieval.store import VectorStore
 from tests.conftest import run_vigie
 from vigie.config import Settings
@@ -73,16 +72,6 @@ def chunk(
 def put(store: VectorStore, chunks: list[Chunk], pending: bool = False) -> None:
     vectors = np.random.default_rng(len(chunks)).normal(size=(len(chunks), DIM)).tolist()
     store.upsert(chunks, vectors, pending=pending)
-
-
-@pytest.fixture(params=["edge", "server-local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    if request.param == "edge":
-        opened: VectorStore = QdrantEdgeStore.open(tmp_path / "edge")
-    else:
-        opened = QdrantServerStore.local(None)
-    yield opened
-    opened.close()
 
 
 # -- document_chunks, on both adapters -----------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -54,16 +53,6 @@ def vectors(count: int, seed: int = 7) -> list[list[float]]:
 
 def near(vector: list[float]) -> list[float]:
     return (np.asarray(vector) + 0.01).tolist()
-
-
-@pytest.fixture(params=["edge", "server-local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    if request.param == "edge":
-        opened: VectorStore = QdrantEdgeStore.open(tmp_path / "edge")
-    else:
-        opened = QdrantServerStore.local(None)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
