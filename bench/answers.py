@@ -17,9 +17,12 @@ not hold the answer).
 2. **Answers** (`--answers N` questions from each half, the default LLM): the
    share of answers containing a gold answer span (`answers.jsonl`, accents and
    case folded), citation precision (cited passages that are the question's
-   relevant one per `qrels.tsv`), the share of cited sentences the checker finds
-   unsupported, refusals on unanswerable questions (right) and on answerable
-   ones (false refusals).
+   relevant one per `qrels.tsv`), the share of the answers' sentences no source
+   supports (a sentence with [n] checked against its cited sources, one without
+   against every source given: retrieval/citations.py), refusals on unanswerable
+   questions (right) and on answerable ones (false refusals), and why each refusal
+   came: "too far" (threshold, before generation) or "unsupported" (the answer
+   was withdrawn after it).
 
     .venv/bin/python bench/answers.py                      # calibration + 10 answers per half
     .venv/bin/python bench/answers.py --answers 0          # calibration only (about 5 minutes)
@@ -45,9 +48,11 @@ from vigie.offline import apply_offline_environment  # noqa: E402
 apply_offline_environment()
 
 from ingest.evaluate import index_eval_set  # noqa: E402
-from retrieval.answer import Answerer  # noqa: E402
+from retrieval.answer import Answer, Answerer  # noqa: E402
+from retrieval.citations import MARKER, check_answer, supported_by_any  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 from retrieval.evaluation import EvalSet  # noqa: E402
+from retrieval.lexical import tokens  # noqa: E402
 from retrieval.llm import LocalLLM  # noqa: E402
 from retrieval.qdrant_edge import QdrantEdgeStore  # noqa: E402
 from retrieval.search import Searcher  # noqa: E402
@@ -98,6 +103,22 @@ def ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
+def sentence_support(answer: Answer, embedder: Embedder) -> dict[str, int]:
+    """How many of the answer's sentences claim something, and how many of those no
+    source supports (cited: by its sources; uncited: by any source given)."""
+    if answer.refused or not answer.sources:
+        return {"sentences": 0, "unsupported": 0}
+    checked = check_answer(answer.text, answer.sources, embedder)
+    claims = [s for s in checked.sentences if tokens(MARKER.sub(" ", s.text))]
+    unsupported = sum(
+        1
+        for s in claims
+        if (s.supported is False)
+        or (s.supported is None and not supported_by_any(s.text, answer.sources, embedder))
+    )
+    return {"sentences": len(claims), "unsupported": unsupported}
+
+
 def summarise(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -114,6 +135,14 @@ def summarise(rows: list[dict]) -> dict:
         ),
         "refusal_accuracy": share([r["refused"] for r in unanswerable]),
         "false_refusals": share([r["refused"] for r in answerable]),
+        # Why Vigie refused: "too far" before generation, "unsupported" after (withdrawn).
+        "refusal_reasons": {
+            group: {
+                reason: sum(r["refusal"] == reason for r in members)
+                for reason in sorted({r["refusal"] for r in members if r["refusal"]})
+            }
+            for group, members in (("unanswerable", unanswerable), ("answerable", answerable))
+        },
         "seconds_per_answer": round(float(np.median([r["seconds"] for r in rows])), 1),
     }
 
@@ -195,13 +224,13 @@ def main() -> None:
                     {
                         "answerable": qid in answerable,
                         "refused": answer.refused,
+                        "refusal": answer.refusal,
                         "gold_span": any(
                             folded(g) in folded(answer.text) for g in gold.get(qid, [])
                         ),
                         "cited": len(cited),
                         "cited_relevant": sum(c.document in full.qrels[qid] for c in cited),
-                        "sentences": answer.cited_sentences,
-                        "unsupported": len(answer.unsupported),
+                        **sentence_support(answer, embedder),
                         "seconds": answer.timings.get("total", 0.0),
                     }
                 )

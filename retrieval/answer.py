@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from llama_index.core import PromptTemplate
@@ -25,6 +25,7 @@ from retrieval.citations import (
     CheckedAnswer,
     SentenceEmbedder,
     check_answer,
+    grounded,
     marker_numbers,
 )
 from retrieval.llama_index_llm import VigieLlamaCpp
@@ -154,6 +155,10 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)  # cited sentences no source supports
     cited_sentences: int = 0  # sentences carrying at least one valid [n]
     stopped: str = ""  # "cancelled" or "time limit" when generation was stopped early
+    # Why Vigie declined: "empty archive", "no passage", "too far" (nearest passage below
+    # the calibrated threshold) or "unsupported" (the model's answer was withdrawn).
+    refusal: str = ""
+    withdrawn: str = ""  # the model's answer, when no source supported any of it
 
     @property
     def refused(self) -> bool:
@@ -185,6 +190,8 @@ class Answer:
             "removed_citations": self.removed_citations,
             "unsupported_sentences": self.unsupported,
             "stopped": self.stopped,
+            "refusal_reason": self.refusal,
+            "withdrawn_answer": self.withdrawn,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -206,13 +213,18 @@ class AnswerStream:
         started: float,
         embedder: SentenceEmbedder | None = None,
         time_limit: float | None = None,
+        withdraw_unsupported: bool = True,
     ) -> None:
         self.answer = answer
+        self._withdraw_unsupported = withdraw_unsupported
         self._tokens = tokens
         self._started = started
         self._embedder = embedder
         self._time_limit = time_limit
         self._cancelled = False
+        # Called with the finished answer (checked, cited) when the stream ends: the
+        # audit trail records the answer's label there.
+        self.on_done: list[Callable[[Answer], None]] = []
 
     def cancel(self) -> None:
         """Stop after the token being handed out now."""
@@ -251,15 +263,39 @@ class AnswerStream:
             self.answer.unsupported = checked.unsupported
             self.answer.cited_sentences = sum(1 for x in checked.sentences if x.sources)
             self.answer.citations = resolve_citations(checked.text, self.answer.sources, checked)
+            if (
+                self._withdraw_unsupported
+                and not self.answer.stopped
+                and not grounded(checked, self.answer.sources, self._embedder)
+            ):
+                self._withdraw()
             self.answer.timings["check"] = time.perf_counter() - checking
         elif self.answer.sources:
             self.answer.citations = resolve_citations("", self.answer.sources)
         self.answer.timings["total"] = time.perf_counter() - self._started
+        for callback in self.on_done:
+            callback(self.answer)
+
+    def _withdraw(self) -> None:
+        """No sentence of the answer is supported by the sources: keep it aside (audit,
+        `--json`), and say instead that the archives do not answer, with the nearest."""
+        answer = self.answer
+        language = detect_language(answer.question, default="en")
+        answer.withdrawn, answer.text = answer.text, nearest_documents(answer.sources, language)
+        answer.answered, answer.refusal = False, "unsupported"
+        answer.unsupported = []
+        answer.citations = resolve_citations("", answer.sources)
 
     def consume(self) -> Answer:
         for _ in self:
             pass
         return self.answer
+
+
+def nearest_documents(hits: list[Hit], language: str) -> str:
+    """The refusal: the archives the reader can see do not answer; the nearest ones."""
+    lines = [NOT_ANSWERED[language]] + [f"- {entry}" for entry in _listed(hits[:3])]
+    return "\n".join(lines)
 
 
 def _listed(hits: list[Hit]) -> list[str]:
@@ -283,8 +319,11 @@ class Answerer:
         temperature: float = 0.1,
         time_limit: float | None = None,
         refusal_threshold: tuple[float, float] | None = None,
+        withdraw_unsupported: bool = True,
     ) -> None:
         self.searcher = searcher
+        # Withdraw an answer none of whose sentences the sources support, and refuse.
+        self.withdraw_unsupported = withdraw_unsupported
         self.llm = llm
         self.top_k = top_k
         # (same language, across languages): refuse when the nearest passage is farther.
@@ -323,7 +362,7 @@ class Answerer:
         answer = Answer(question=question)
         language = detect_language(question, default="en")
         if self.searcher.store.count(clearance) == 0:
-            answer.answered = False
+            answer.answered, answer.refusal = False, "empty archive"
             return AnswerStream(answer, iter([EMPTY_STORE[language]]), started)
 
         retriever = ArchiveRetriever(self.searcher, clearance, top_k=self.top_k)
@@ -331,15 +370,23 @@ class Answerer:
         answer.timings["retrieve"] = time.perf_counter() - started
         answer.sources = retriever.last_hits
         if not nodes:
-            answer.answered = False
+            answer.answered, answer.refusal = False, "no passage"
             return AnswerStream(answer, iter([NO_SOURCES[language]]), started)
         if self._too_far(question, clearance):
-            answer.answered = False
-            return AnswerStream(answer, iter([self._nearest(answer.sources, language)]), started)
+            answer.answered, answer.refusal = False, "too far"
+            refusal = nearest_documents(answer.sources, language)
+            return AnswerStream(answer, iter([refusal]), started)
 
         response = self._synthesizer.synthesize(question, nodes=nodes)
         tokens = response.response_gen  # type: ignore[union-attr]
-        return AnswerStream(answer, tokens, started, self.searcher.embedder, self.time_limit)
+        return AnswerStream(
+            answer,
+            tokens,
+            started,
+            self.searcher.embedder,
+            self.time_limit,
+            self.withdraw_unsupported,
+        )
 
     def _too_far(self, question: str, clearance: Clearance) -> bool:
         """True when the nearest passage is below the calibrated threshold."""
@@ -348,8 +395,3 @@ class Answerer:
         evidence = self.searcher.evidence(question, clearance)
         same, cross = self.refusal_threshold
         return evidence.similarity < (same if evidence.same_language else cross)
-
-    @staticmethod
-    def _nearest(hits: list[Hit], language: str) -> str:
-        lines = [NOT_ANSWERED[language]] + [f"- {entry}" for entry in _listed(hits[:3])]
-        return "\n".join(lines)

@@ -140,8 +140,22 @@ def _rejoin(original: str, checked: list[CheckedSentence]) -> str:
 def _check(
     claim: str, source: Chunk, number: int, embedder: SentenceEmbedder | None
 ) -> SourceCheck:
-    claim_stems = _claim_stems(claim)
     candidates = sentences(source.text) or [source.text]
+    quote, coverage, similarity, supported = _best_support(
+        claim, candidates, [source.language] * len(candidates), embedder
+    )
+    return SourceCheck(number, quote, coverage, similarity, supported)
+
+
+def _best_support(
+    claim: str,
+    candidates: list[str],
+    languages: list[str],
+    embedder: SentenceEmbedder | None,
+) -> tuple[str, float, float | None, bool]:
+    """The candidate sentence that best supports `claim`: (quote, coverage, similarity,
+    supported). Word coverage first; the embedder only when no sentence covers enough."""
+    claim_stems = _claim_stems(claim)
     coverages = [
         len(claim_stems & set(tokens(c))) / len(claim_stems) if claim_stems else 0.0
         for c in candidates
@@ -153,8 +167,40 @@ def _check(
         similarities = vectors[1:] @ vectors[0]
         best = int(np.argmax(similarities))
         similarity = float(similarities[best])
-    same_language = detect_language(claim, default=source.language) == source.language
+    language = languages[best]
+    same_language = detect_language(claim, default=language) == language
     supported = coverages[best] >= SUPPORT_COVERAGE or (
         similarity is not None and similarity >= SUPPORT_SIMILARITY[same_language]
     )
-    return SourceCheck(number, candidates[best], round(coverages[best], 3), similarity, supported)
+    return candidates[best], round(coverages[best], 3), similarity, supported
+
+
+def supported_by_any(
+    claim: str, hits: Sequence[Hit], embedder: SentenceEmbedder | None = None
+) -> bool:
+    """Whether some sentence of some source supports `claim` (a sentence that cites
+    nothing): the same test as for a cited source, over every source given."""
+    candidates: list[str] = []
+    languages: list[str] = []
+    for hit in hits:
+        for sentence in sentences(hit.chunk.text) or [hit.chunk.text]:
+            candidates.append(sentence)
+            languages.append(hit.chunk.language)
+    if not candidates or not _claim_stems(claim):
+        return False
+    return _best_support(claim, candidates, languages, embedder)[3]
+
+
+def grounded(
+    checked: CheckedAnswer, hits: Sequence[Hit], embedder: SentenceEmbedder | None = None
+) -> bool:
+    """Whether the answer says anything the sources support: one supported cited
+    sentence, or else one uncited sentence some source supports. An answer that is
+    not grounded is withdrawn and Vigie refuses (retrieval/answer.py). An answer that
+    claims nothing (only markers, as a small model sometimes writes: "[1]") invents
+    nothing and stands, its sources listed.
+    """
+    claims = [s for s in checked.sentences if _claim_stems(s.text)]
+    if not claims or any(s.supported for s in claims):
+        return True
+    return any(supported_by_any(s.text, hits, embedder) for s in claims if not s.sources)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from retrieval.answer import Answerer
+from retrieval.answer import Answer, Answerer, AnswerStream
 from retrieval.llm import LocalLLM
 from retrieval.search import Searcher
 from tests.conftest import make_chunk
@@ -31,9 +32,18 @@ def parts(
     return Settings(models_dir=models_dir), small_archive(chunks), llm
 
 
-def answerer(parts: tuple, thresholds: tuple[float, float] | None) -> Answerer:
+def answerer(
+    parts: tuple, thresholds: tuple[float, float] | None, withdraw: bool = True
+) -> Answerer:
     _, searcher, llm = parts
-    return Answerer(searcher, llm, top_k=3, max_tokens=64, refusal_threshold=thresholds)
+    return Answerer(
+        searcher,
+        llm,
+        top_k=3,
+        max_tokens=64,
+        refusal_threshold=thresholds,
+        withdraw_unsupported=withdraw,
+    )
 
 
 def test_a_question_far_from_every_passage_is_refused_with_the_nearest_documents(
@@ -63,10 +73,55 @@ def test_an_answerable_question_is_not_refused(parts: tuple) -> None:
 
 def test_the_threshold_is_what_decides(parts: tuple) -> None:
     question = "Quel était le cours du blé à la bourse de Chicago en 2020 ?"
-    assert not answerer(parts, None).ask(question, READER).consume().refused
+    # The answer check is off here: it would withdraw the invented answer (tested below).
+    assert not answerer(parts, None, withdraw=False).ask(question, READER).consume().refused
     searcher = parts[1]
     evidence = searcher.evidence(question, READER)
     just_below = (evidence.similarity - 0.001, evidence.similarity - 0.001)
     just_above = (evidence.similarity + 0.001, evidence.similarity + 0.001)
-    assert not answerer(parts, just_below).ask(question, READER).consume().refused
-    assert answerer(parts, just_above).ask(question, READER).consume().refused
+    below = answerer(parts, just_below, withdraw=False).ask(question, READER).consume()
+    assert not below.refused
+    above = answerer(parts, just_above, withdraw=False).ask(question, READER).consume()
+    assert above.refused and above.refusal == "too far"
+
+
+def _stream(parts: tuple, generated: list[str], question: str) -> AnswerStream:
+    """An answer to `question` over the three passages, whose text is `generated`
+    (standing in for the model, to inject an invented or a grounded answer)."""
+    searcher = parts[1]
+    hits = searcher.search(question, READER, limit=3)
+    answer = Answer(question=question, sources=hits)
+    return AnswerStream(answer, iter(generated), time.perf_counter(), searcher.embedder)
+
+
+def test_an_answer_the_sources_do_not_support_is_withdrawn_and_refused(parts: tuple) -> None:
+    question = "Quel croiseur attendait le Président du Conseil à Dunkerque ?"
+    invented = ["Le cuirassé Jean Bart ", "attendait le Président ", "à Toulon en 1920 [1]."]
+    answer = _stream(parts, invented, question).consume()
+    assert answer.refused and answer.refusal == "unsupported"
+    assert answer.withdrawn == "Le cuirassé Jean Bart attendait le Président à Toulon en 1920 [1]."
+    assert answer.text.startswith("Les archives que vous pouvez consulter ne permettent pas")
+    assert "journal-0.pdf, page 1" in answer.text  # the nearest documents are listed
+    assert not any(c.cited for c in answer.citations)
+    shown = answer.to_dict()
+    assert shown["refused"] is True and shown["refusal_reason"] == "unsupported"
+
+
+def test_a_supported_answer_stands_with_or_without_markers(parts: tuple) -> None:
+    question = "Quel croiseur attendait le Président du Conseil à Dunkerque ?"
+    for generated in (
+        ["Le croiseur Colbert attendait ", "le Président du Conseil à Dunkerque [1]."],
+        ["Le croiseur Colbert attendait le Président du Conseil à Dunkerque."],
+        ["The cruiser Colbert was waiting for the Prime Minister in Dunkirk."],
+    ):
+        answer = _stream(parts, generated, question).consume()
+        assert not answer.refused, generated
+        assert answer.withdrawn == "" and answer.text == "".join(generated)
+
+
+def test_a_stopped_answer_is_not_withdrawn(parts: tuple) -> None:
+    question = "Quel croiseur attendait le Président du Conseil à Dunkerque ?"
+    stream = _stream(parts, ["Le cuirassé ", "Jean Bart ", "à Toulon [1]."], question)
+    for _ in stream:
+        stream.cancel()
+    assert stream.answer.stopped == "cancelled" and not stream.answer.refused
