@@ -10,7 +10,22 @@ VENV="${VIGIE_VENV:-$ROOT/.venv}"
 case "${1:-}" in
 demo)
     scripts/setup.sh
+    HOME_DIR="${VIGIE_HOME:-$ROOT/.vigie}"
+    SAVED="$HOME_DIR/demo-admin-password"  # the demo's own admin only: delete it for real use
+    if [ ! -f "$HOME_DIR/users.sqlite3" ]; then
+        # The first admin, cleared for every sample; a password generated once unless given.
+        PASSWORD="${VIGIE_ADMIN_PASSWORD:-$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(15))')}"
+        VIGIE_ADMIN_PASSWORD="$PASSWORD" "$VENV/bin/vigie" init \
+            --clearance "TRÈS SECRET" --caveat "SPÉCIAL FRANCE" >/dev/null
+        (umask 077 && printf '%s\n' "$PASSWORD" >"$SAVED")
+    fi
+    export VIGIE_USER="${VIGIE_USER:-admin}"
+    if [ -z "${VIGIE_PASSWORD:-}" ] && [ -f "$SAVED" ]; then
+        VIGIE_PASSWORD="$(cat "$SAVED")"
+        export VIGIE_PASSWORD
+    fi
     "$VENV/bin/vigie" ingest samples/
+    [ -f "$SAVED" ] && echo "Sign in as admin with the password in $SAVED"
     exec "$VENV/bin/vigie" ui "${@:2}"
     ;;
 test)

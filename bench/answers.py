@@ -133,6 +133,11 @@ def summarise(rows: list[dict]) -> dict:
         "unsupported_sentence_share": ratio(
             sum(r["unsupported"] for r in given), sum(r["sentences"] for r in given)
         ),
+        # The same over every answer given, unanswerable questions' included.
+        "unsupported_sentence_share_all": ratio(
+            sum(r["unsupported"] for r in rows if not r["refused"]),
+            sum(r["sentences"] for r in rows if not r["refused"]),
+        ),
         "refusal_accuracy": share([r["refused"] for r in unanswerable]),
         "false_refusals": share([r["refused"] for r in answerable]),
         # Why Vigie refused: "too far" before generation, "unsupported" after (withdrawn).

@@ -455,10 +455,12 @@ class ModelProbe:
 
 
 def one_ask(services: Any, clock: Clock, probe: ModelProbe, question: str) -> dict[str, Any]:
+    from vigie.contracts import Clearance, Level
+
     clock.reset()
     probe.reset()
     started = time.perf_counter()
-    stream = services.answerer.ask(question, services.settings.default_clearance())
+    stream = services.answerer.ask(question, Clearance(Level.TRES_SECRET))
     answer = stream.consume()
     perf = perf_read(services.llm._llama)
     timings = answer.timings

@@ -54,9 +54,13 @@ NOT_ANSWERED = {
     "question. Documents les plus proches :",
     "en": "The archives you can see do not answer this question. Nearest documents:",
 }
+# The reader may see nothing: the archive is empty, or holds nothing at their clearance.
+# Both read the same, so the message says nothing of what exists above them.
 EMPTY_STORE = {
-    "fr": "Aucun document n'a encore été ingéré : la base est vide. Lancez `vigie ingest`.",
-    "en": "No document has been ingested yet: the archive is empty. Run `vigie ingest`.",
+    "fr": "Les archives ne contiennent aucun document que vous pouvez consulter (rien n'a "
+    "encore été ingéré, ou rien à votre habilitation).",
+    "en": "The archives hold no document you may read (nothing was ingested yet, or "
+    "nothing at your clearance).",
 }
 
 
@@ -240,22 +244,37 @@ class AnswerStream:
 
     def __iter__(self) -> Iterator[str]:
         first = True
-        for token in self._tokens:
-            if first:
-                self.answer.timings["first_token"] = time.perf_counter() - self._started
-                first = False
-            self.answer.text += token
-            yield token
-            if reason := self._stop_reason():
-                self.answer.stopped = reason
-                close = getattr(self._tokens, "close", None)
-                if close is not None:
-                    close()  # GeneratorExit travels down to llama-cpp-python's generator
-                break
+        try:
+            for token in self._tokens:
+                if first:
+                    self.answer.timings["first_token"] = time.perf_counter() - self._started
+                    first = False
+                self.answer.text += token
+                yield token
+                if reason := self._stop_reason():
+                    self.answer.stopped = reason
+                    self._close_tokens()
+                    break
+        except GeneratorExit:
+            # The reader went away mid-answer (the UI's stop button reruns the page, a
+            # closed tab): stop the model, and record what was said.
+            self.answer.stopped = self.answer.stopped or "cancelled"
+            self._close_tokens()
+            self._finish(check=False)
+            raise
         if self._cancelled and not self.answer.stopped:  # cancelled while a token was due
             self.answer.stopped = "cancelled"
+        self._finish(check=True)
+
+    def _close_tokens(self) -> None:
+        close = getattr(self._tokens, "close", None)
+        if close is not None:
+            close()  # GeneratorExit travels down to llama-cpp-python's generator
+
+    def _finish(self, check: bool) -> None:
+        """Check and cite the answer (unless the reader has gone), then tell `on_done`."""
         self.answer.text = self.answer.text.strip()
-        if self.answer.sources and self.answer.answered:
+        if check and self.answer.sources and self.answer.answered:
             checking = time.perf_counter()
             checked = check_answer(self.answer.text, self.answer.sources, self._embedder)
             self.answer.text = checked.text

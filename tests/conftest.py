@@ -26,9 +26,11 @@ from retrieval.qdrant_edge import QdrantEdgeStore  # noqa: E402
 from retrieval.qdrant_server import QdrantServerStore  # noqa: E402
 from retrieval.search import Searcher  # noqa: E402
 from retrieval.store import VectorStore  # noqa: E402
+from vigie.audit import AuditTrail  # noqa: E402
 from vigie.config import Settings  # noqa: E402
 from vigie.contracts import Chunk, Level  # noqa: E402
 from vigie.models import prepare_standin_models  # noqa: E402
+from vigie.users import UserStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -38,6 +40,26 @@ VIGIE = [sys.executable, "-m", "ui.cli"]
 # The question whose answer sits on a scanned, image-only French page (p. 3).
 SCANNED_DOC = "tapus_an-96AP-journal-1914-1917.pdf"
 SCANNED_QUESTION = "Quel croiseur attendait le Président du Conseil à Dunkerque ?"
+
+# Every home a test's CLI runs in has this administrator, cleared for everything the
+# samples hold, unless the test names another user (VIGIE_USER / VIGIE_PASSWORD).
+ADMIN = "admin"
+ADMIN_PASSWORD = "test-admin-password"
+
+
+def add_user(
+    home: Path, name: str, role: str, level: Level, caveats: tuple[str, ...], password: str
+) -> None:
+    if name != ADMIN:
+        ensure_admin(home)
+    with UserStore(home / "users.sqlite3") as users:
+        if users.get(name) is None:
+            users.add(name, role, level, caveats, password)
+
+
+def ensure_admin(home: Path) -> None:
+    """The home's first administrator, as `vigie init` would make it."""
+    add_user(home, ADMIN, "admin", Level.TRES_SECRET, ("SPÉCIAL FRANCE",), ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -66,14 +88,24 @@ def can_unshare_network() -> bool:
 
 
 def run_vigie(
-    args: list[str], home: Path, models_dir: Path, offline: bool = True, **env: str
+    args: list[str],
+    home: Path,
+    models_dir: Path,
+    offline: bool = True,
+    input: str | None = None,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
     """Run the `vigie` CLI as a user would; with `offline`, in a namespace with no network.
 
     The network guard logs every attempt to reach a non-loopback address to
-    VIGIE_NETWORK_LOG, so a test can fail on any attempt, not only on a crash.
+    VIGIE_NETWORK_LOG, so a test can fail on any attempt, not only on a crash. It acts
+    as the home's administrator (`ensure_admin`, in a home with no users yet) unless
+    `env` names another user; a question it asks successfully must leave its audit record.
     """
+    if args[:1] != ["init"] and not (home / "users.sqlite3").exists():
+        ensure_admin(home)
     environment = dict(os.environ)
+    environment.update(VIGIE_USER=ADMIN, VIGIE_PASSWORD=ADMIN_PASSWORD)
     environment.update(
         VIGIE_HOME=str(home),
         VIGIE_MODELS_DIR=str(models_dir),
@@ -84,9 +116,28 @@ def run_vigie(
     command = [*VIGIE, *args]
     if offline and can_unshare_network():
         command = ["unshare", "-n", *command]
-    return subprocess.run(
-        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1800
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
     )
+    asked = args[args.index("ask") + 1 :][:1] if "ask" in args else []
+    if asked and not asked[0].startswith("-") and result.returncode == 0:
+        assert_question_audited(home, asked[0])
+    return result
+
+
+def assert_question_audited(home: Path, question: str) -> None:
+    """Every question the suite asks through the CLI left its audit record, chained."""
+    trail = AuditTrail(home / "audit.jsonl")
+    asked = [r.details.get("question") for r in trail.records() if r.action == "question"]
+    assert " ".join(question.split()) in asked, (question, asked[-3:])
+    assert trail.verify().ok
 
 
 def network_attempts(home: Path) -> list[str]:

@@ -96,3 +96,17 @@ def make_truncated_copy(source: Path, path: Path, keep: float = 0.5) -> Path:
     data = source.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
+
+
+def make_active_pdf(path: Path, lines: list[str], attachment: bytes, script: str) -> Path:
+    """A text PDF that carries JavaScript run on opening and an embedded file: what a
+    hostile sender would put in a document. Vigie must read its text and nothing else."""
+    make_text_pdf(path, [lines])
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        action = pdf.make_indirect(
+            pikepdf.Dictionary(Type=pikepdf.Name.Action, S=pikepdf.Name.JavaScript, JS=script)
+        )
+        pdf.Root.OpenAction = action
+        pdf.attachments["payload.sh"] = pikepdf.AttachedFileSpec(pdf, attachment)
+        pdf.save(path, deterministic_id=True)
+    return path

@@ -26,7 +26,7 @@ from retrieval.analysis import (
 from retrieval.llm import LocalLLM
 from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.store import VectorStore
-from tests.conftest import run_vigie
+from tests.conftest import add_user, run_vigie
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Level
 from vigie.language import detect_language
@@ -308,7 +308,8 @@ def test_the_commands_fail_in_one_line(home: Path, models_dir: Path) -> None:
     put(store, [chunk(NOTE, 0, 1, name="note-fr.pdf")])
     put(store, [chunk(HIDDEN, 0, 1, level=Level.SECRET, name="zz-hidden.pdf")])
     store.close()
-    public = {"VIGIE_CLI_CLEARANCE": "NON PROTÉGÉ"}
+    add_user(home, "lecteur", "analyst", Level.NON_PROTEGE, (), "lecteur-password")
+    public = {"VIGIE_USER": "lecteur", "VIGIE_PASSWORD": "lecteur-password"}
     absent = run_vigie(["summarize", HIDDEN[:1] + "0" * 63], home, models_dir, **public)
     hidden = run_vigie(["translate", HIDDEN, "--to", "en"], home, models_dir, **public)
     assert one_line_error(hidden).replace(HIDDEN, "X") == one_line_error(absent).replace(

@@ -58,3 +58,23 @@ def test_the_time_limit_stops_generation(searcher: Searcher, llm: LocalLLM) -> N
     # The same question without a limit runs to its end.
     full = Answerer(searcher, llm, top_k=2, max_tokens=200).ask(QUESTION, READER).consume()
     assert full.stopped == "" and llm.count_tokens(full.text) > 2
+
+
+def test_an_answer_the_reader_abandons_stops_the_model_and_is_recorded(
+    searcher: Searcher, llm: LocalLLM
+) -> None:
+    """The UI's stop button reruns the page: the loop over the stream is left mid-answer
+    and the stream closed, as Python does with an abandoned generator."""
+    stream = Answerer(searcher, llm, top_k=2, max_tokens=200).ask(QUESTION, READER)
+    finished = []
+    stream.on_done.append(finished.append)
+    tokens = iter(stream)
+    received = [next(tokens), next(tokens)]
+    tokens.close()  # what the interrupted page does
+    answer = stream.answer
+    assert answer.stopped == "cancelled" and finished == [answer]
+    assert answer.text == "".join(received).strip()
+    assert answer.citations and answer.timings["total"] > 0
+    # The model's generator was closed too: a new question runs at once, from its start.
+    again = Answerer(searcher, llm, top_k=2, max_tokens=8).ask(QUESTION, READER).consume()
+    assert again.text and again.stopped == ""

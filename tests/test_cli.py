@@ -12,9 +12,11 @@ from tests.conftest import CORPUS, SAMPLES, run_vigie
 from vigie.models import MULTILINGUAL_EMBEDDER_DIR, MULTILINGUAL_EMBEDDER_SHA256
 
 COMMANDS = [[], ["ingest"], ["status"], ["remove"], ["search"], ["ask"], ["eval"], ["ui"],
-            ["doctor"],
-            ["models"],
-            ["models", "prepare"], ["models", "verify"]]  # fmt: skip
+            ["translate"], ["summarize"], ["doctor"], ["init"],
+            ["users"], ["users", "add"], ["users", "list"], ["users", "set"],
+            ["users", "disable"], ["users", "passwd"],
+            ["audit"], ["audit", "verify"], ["audit", "export"],
+            ["models"], ["models", "prepare"], ["models", "verify"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "vigie")
@@ -69,7 +71,8 @@ def test_question_over_an_empty_store_says_so(home: Path, models_dir: Path) -> N
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["answered"] is False
-    assert "vide" in answer["answer"]
+    assert "aucun document que vous pouvez consulter" in answer["answer"]
+    assert answer["refusal_reason"] == "empty archive"
     assert answer["citations"] == []
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from ingest.parse import parse_pages, probe_file
 from ingest.textlayer import judge_text_layer
-from tests.conftest import CORPUS, SAMPLES, network_attempts, run_vigie
+from tests.conftest import CORPUS, SAMPLES, ensure_admin, network_attempts, run_vigie
 from tests.pdfmaker import make_bomb_png, make_slow_pdf, make_text_pdf, make_truncated_copy
 from vigie.config import Settings
 
@@ -200,10 +200,14 @@ def _mount_tmpfs(where: Path, options: str) -> None:
 
 def test_a_read_only_home_is_one_clear_error(tmp_path: Path, models_dir: Path) -> None:
     home = tmp_path / "home"
+    # The home was set up (its users exist), then became read-only.
     if os.geteuid() == 0:  # root ignores permission bits: mount the home read-only instead
-        _mount_tmpfs(home, "ro,size=1m")
+        _mount_tmpfs(home, "size=1m")
+        ensure_admin(home)
+        subprocess.run(["mount", "-o", "remount,ro", str(home)], check=True)
     else:
         home.mkdir()
+        ensure_admin(home)
         home.chmod(0o555)
     try:
         result = run_vigie(

@@ -1,4 +1,5 @@
-"""Vigie's Streamlit interface: ask a question, read the streamed answer and its sources.
+"""Vigie's Streamlit interface: sign in, ask a question, read the streamed answer and
+its sources; operators see the ingestion ledger, admins the users and the audit trail.
 
 Started by `vigie ui` (Streamlit on 127.0.0.1, usage statistics off). The
 models and the store load once per server process and are shared by every
@@ -12,10 +13,15 @@ from vigie.offline import apply_offline_environment, install_network_guard
 
 apply_offline_environment()
 
+import os  # noqa: E402
+import time  # noqa: E402
+
 import streamlit as st  # noqa: E402
 
+from ui.session import Session  # noqa: E402
 from vigie.config import Settings, load_settings  # noqa: E402
 from vigie.contracts import Level  # noqa: E402
+from vigie.users import Action, UserError  # noqa: E402
 
 BANNER_COLOURS = {
     Level.NON_PROTEGE: ("#2e7d32", "#ffffff"),
@@ -29,6 +35,7 @@ BANNER_COLOURS = {
 def get_services():
     from ui.services import Services
 
+    os.umask(0o077)  # what Vigie writes (store, ledger, users, audit) is its owner's only
     settings = load_settings()
     if settings.network_guard:
         install_network_guard()
@@ -57,30 +64,93 @@ def render_sources(answer) -> Level:
     return highest
 
 
-def main() -> None:
-    st.set_page_config(page_title="Vigie", layout="wide", initial_sidebar_state="collapsed")
-    services = get_services()
-    settings: Settings = services.settings
-    clearance = settings.default_clearance()
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-    top = st.empty()
+
+def signed_in(services) -> Session | None:
+    """The browser session's Vigie session, or None (login form shown). A session unused
+    for `session_idle_minutes` ends; with `trusted_user_header` set and the UI on a
+    loopback address, the reverse proxy's header names the user instead of the form."""
+    settings: Settings = services.settings
+    now = time.monotonic()
+    session: Session | None = st.session_state.get("vigie_session")
+    if session is not None:
+        idle = now - st.session_state.get("vigie_seen", now)
+        if idle > settings.session_idle_minutes * 60:
+            services.audit.record(session.user.name, "session_expired", channel=session.channel)
+            del st.session_state["vigie_session"]
+            st.session_state["vigie_notice"] = "Session expirée : reconnectez-vous."
+            session = None
+        elif services.users.get(session.user.name) != session.user:
+            # Disabled, or clearance changed by an admin: sign in again to take it up.
+            del st.session_state["vigie_session"]
+            st.session_state["vigie_notice"] = "Votre compte a changé : reconnectez-vous."
+            session = None
+    if session is None and settings.trusted_user_header and settings.ui_host in LOOPBACK:
+        name = st.context.headers.get(settings.trusted_user_header)
+        if name:
+            try:
+                session = services.trusted_session(name)
+            except UserError as exc:
+                st.error(str(exc))
+                st.stop()
+            st.session_state["vigie_session"] = session
+    if session is not None:
+        st.session_state["vigie_seen"] = now
+    return session
+
+
+def login_form(services) -> None:
     st.title("Vigie")
+    if notice := st.session_state.pop("vigie_notice", None):
+        st.info(notice)
+    with st.form("login"):
+        name = st.text_input("Identifiant")
+        password = st.text_input("Mot de passe", type="password")
+        submitted = st.form_submit_button("Se connecter", type="primary")
+    if submitted:
+        try:
+            st.session_state["vigie_session"] = services.login(name, password, channel="ui")
+        except UserError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["vigie_seen"] = time.monotonic()
+        st.rerun()
+
+
+def ask_page(session: Session) -> Level:
+    """Ask a question; returns the highest level shown."""
     st.caption(
-        f"Questions sur les archives · habilitation : {clearance.level.label} · "
+        f"Questions sur les archives · habilitation : {session.user.level.label} · "
         "entièrement hors ligne"
     )
     question = st.text_input(
         "Question (français ou anglais)", key="question", placeholder="Posez votre question…"
     )
     highest = Level.NON_PROTEGE
-    if st.button("Demander", type="primary") and question.strip():
-        with st.spinner("Recherche dans les archives…"):
-            stream = services.answerer.ask(question, clearance)
+    asked = st.button("Demander", type="primary")
+    if st.session_state.pop("vigie_answering", False) and not asked:
+        # The stop button below was pressed: Streamlit left the running page, which
+        # closed the answer's stream and so the model's generation (AnswerStream).
+        st.info("Réponse arrêtée.")
+    if asked and question.strip():
+        try:
+            with st.spinner("Recherche dans les archives…"):
+                stream = session.ask(question)
+        except UserError as exc:
+            st.error(str(exc))
+            return highest
         st.subheader("Réponse")
         if stream.answer.sources:
             st.caption(f"Marquage : {stream.answer.sources_label}")
+        st.session_state["vigie_answering"] = True
+        st.button("Arrêter la réponse", key="stop_answer")
         st.write_stream(iter(stream))
+        st.session_state["vigie_answering"] = False
         answer = stream.answer
+        if answer.withdrawn:
+            st.error("Réponse retirée : aucune de ses phrases n'est étayée par les sources.")
+            st.markdown(answer.text)
         for sentence in answer.unsupported:
             st.warning(f"Non étayé par la source citée : {sentence}")
         if answer.citations:
@@ -88,6 +158,81 @@ def main() -> None:
             highest = render_sources(answer)
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in answer.timings.items())
         st.caption(timings)
+    return highest
+
+
+def ingestion_page(session: Session) -> None:
+    st.caption("Ingestion · état du registre")
+    session.require(Action.INGEST)
+    summary = {}
+    ledger_path = session.services.settings.ledger_path
+    if ledger_path.exists():
+        from ingest.ledger import Ledger
+
+        ledger = Ledger(ledger_path, read_only=True)
+        try:
+            summary = ledger.summary()
+            quarantined = ledger.in_state("quarantined")
+        finally:
+            ledger.close()
+    if not summary:
+        st.info("Rien n'a encore été ingéré (`vigie ingest`).")
+        return
+    st.table([{"état": state, **values} for state, values in sorted(summary.items())])
+    for entry in quarantined:
+        st.warning(f"Quarantaine : {entry.path} — {entry.reason}")
+
+
+def users_page(session: Session) -> None:
+    session.require(Action.MANAGE_USERS)
+    st.caption("Utilisateurs (gestion : `vigie users`)")
+    st.table([u.to_dict() for u in session.services.users.list()])
+
+
+def audit_page(session: Session) -> None:
+    session.require(Action.READ_AUDIT)
+    trail = session.services.audit
+    result = trail.verify()
+    if result.ok:
+        st.success(f"Journal d'audit intact : {result.records} enregistrements")
+    else:
+        st.error(f"Journal d'audit altéré : {result.reason}")
+    recent = list(trail.records())[-50:]
+    st.table(
+        [{"n°": r.seq, "heure": r.time, "qui": r.actor, "action": r.action} for r in recent[::-1]]
+    )
+
+
+PAGES = {
+    "Questions": (Action.ASK, ask_page),
+    "Ingestion": (Action.INGEST, ingestion_page),
+    "Utilisateurs": (Action.MANAGE_USERS, users_page),
+    "Audit": (Action.READ_AUDIT, audit_page),
+}
+
+
+def main() -> None:
+    st.set_page_config(page_title="Vigie", layout="wide", initial_sidebar_state="auto")
+    services = get_services()
+    session = signed_in(services)
+    if session is None:
+        login_form(services)
+        return
+    allowed = [name for name, (action, _) in PAGES.items() if session.user.may(action)]
+    with st.sidebar:
+        st.write(f"**{session.user.name}** · {session.user.role} · {session.user.level.label}")
+        page = st.radio("Page", allowed, key="page")
+        if st.button("Se déconnecter"):
+            session.audit("logout")
+            del st.session_state["vigie_session"]
+            st.rerun()
+    top = st.empty()
+    st.title("Vigie")
+    highest = Level.NON_PROTEGE
+    _, render = PAGES[page]
+    shown = render(session)
+    if isinstance(shown, Level):
+        highest = shown
     with top.container():
         banner(highest)
     banner(highest)

@@ -31,12 +31,19 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Prepare and verify the local model files.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+users_app = typer.Typer(help="Manage users (admins only).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+audit_app = typer.Typer(
+    help="Check and export the audit trail (admins only).", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 
 log = logging.getLogger("vigie")
 
 
 class _State:
     config: Path | None = None
+    user: str | None = None
 
 
 _state = _State()
@@ -48,6 +55,15 @@ def _main(
         Path | None, typer.Option("--config", help="TOML configuration file (else VIGIE_CONFIG).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            envvar="VIGIE_USER",
+            help="Act as this user (else VIGIE_USER). The password is asked on a terminal, "
+            "else read from VIGIE_PASSWORD or the first line of standard input.",
+        ),
+    ] = None,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -55,6 +71,8 @@ def _main(
         stream=sys.stderr,
     )
     _state.config = config
+    _state.user = user
+    os.umask(0o077)  # what Vigie writes (store, ledger, users, audit) is its owner's only
 
 
 def _fail(message: str) -> typer.Exit:
@@ -80,13 +98,47 @@ def _services():
     return Services(_settings())
 
 
+def _read_secret(prompt: str, env: str | None) -> str:
+    """A password: typed at a prompt on a terminal, else from `env`, else one line of stdin."""
+    import getpass
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    if env and os.environ.get(env):
+        return os.environ[env]
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line:
+        raise _fail(f"no password given ({prompt.strip(': ')}): type it, or set {env}")
+    return line.rstrip("\r\n")
+
+
+def _session(services, action: str):
+    """Sign in as --user (the password as `_read_secret` finds it) and check the role."""
+    from vigie.users import Action
+
+    if not _state.user:
+        raise _fail("this command acts as a user: give --user NAME (or set VIGIE_USER)")
+    password = _read_secret(f"Password for {_state.user}: ", "VIGIE_PASSWORD")
+    try:
+        session = services.login(_state.user, password, channel="cli")
+        session.require(Action(action))
+    except _expected_errors() as exc:  # a wrong password, a role, an unwritable home
+        services.close()
+        raise _fail(str(exc)) from None
+    return session
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from ingest.ledger import LedgerError
     from retrieval.llm import LLMError
     from retrieval.store import StoreError
+    from vigie.audit import AuditError
     from vigie.models import ModelError
+    from vigie.users import UserStoreError
 
-    return (ModelError, StoreError, LLMError, LedgerError, ValueError)
+    # UserError (a refused question, a denied action) is a ValueError.
+    errors = (ModelError, StoreError, LLMError, LedgerError, AuditError, UserStoreError)
+    return (*errors, ValueError)
 
 
 @app.command()
@@ -137,11 +189,12 @@ def ingest(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     services = _services()
+    session = _session(services, "ingest")
     try:
         pipeline = services.pipeline
         if workers:
             pipeline.workers = workers
-        report = pipeline.run(
+        report = session.ingest(
             paths or [],
             level=batch_level,
             caveats=caveat or (),
@@ -201,6 +254,9 @@ def status(
     from retrieval.store import StoreError, open_store
 
     settings = _settings()
+    services = _services()
+    _session(services, "ingest").audit("status")
+    services.close()
     if not settings.ledger_path.exists():
         summary: dict = {}
     else:
@@ -257,13 +313,13 @@ def remove(
 ) -> None:
     """Take documents out of the store; the ledger keeps them as "removed"."""
     services = _services()
+    session = _session(services, "ingest")
     missing = []
     try:
-        pipeline = services.pipeline
         for key in documents:
             candidate = Path(key)
             lookup = str(candidate.resolve()) if candidate.exists() else key
-            removed = pipeline.remove(lookup)
+            removed = session.remove(lookup)
             for entry in removed:
                 typer.echo(f"removed     {entry.path} ({entry.sha256[:12]})")
             if not removed:
@@ -308,6 +364,10 @@ def evaluate(
     from retrieval.search import Searcher
 
     settings = _settings()
+    services = _services()
+    # The set is indexed into its own throw-away store: the archive is not read.
+    _session(services, "ask").audit("eval", folder=str(folder))
+    services.close()
     try:
         eval_set = EvalSet.load(folder, queries)
         wanted = [m.strip() for m in modes.split(",") if m.strip()]
@@ -402,9 +462,9 @@ def search(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     services = _services()
+    session = _session(services, "ask")
     try:
-        clearance = services.settings.default_clearance()
-        hits = services.searcher.search(query, clearance, limit, mode=mode, where=where)
+        hits = session.search(query, limit, mode=mode, where=where)
     except _expected_errors() as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -441,8 +501,9 @@ def ask(
 ) -> None:
     """Answer from the archive, streaming, citing document and page."""
     services = _services()
+    session = _session(services, "ask")
     try:
-        stream = services.answerer.ask(question, services.settings.default_clearance())
+        stream = session.ask(question)
         if not as_json and stream.answer.sources:
             typer.echo(f"[{stream.answer.sources_label}]")
         try:
@@ -461,6 +522,9 @@ def ask(
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
     typer.echo("")
+    if answer.withdrawn:  # streamed above, then found unsupported by every source
+        typer.echo("\n⚠ Withdrawn: no sentence of this answer is supported by its sources.")
+        typer.echo(answer.text)
     if answer.stopped:
         typer.echo(f"\n(stopped: {answer.stopped})")
     if answer.removed_citations:
@@ -473,23 +537,6 @@ def ask(
         for c in answer.citations:
             mark = {True: "", False: "  (does not support the sentence citing it)", None: ""}
             typer.echo(f"  [{c.number}] {c.document}, page {c.page}{mark[c.supported]}")
-
-
-def _document(services, typed: str):
-    """The document a reader named, and its chunks they may see (`retrieval/analysis.py`)."""
-    from ingest.ledger import Ledger
-    from retrieval.analysis import DocumentRef, load_document
-
-    known: list[DocumentRef] = []
-    if services.settings.ledger_path.exists():  # the ledger lists what was ingested
-        ledger = Ledger(services.settings.ledger_path, read_only=True)
-        try:
-            ingested = ledger.in_state("ingested")
-        finally:
-            ledger.close()
-        known = [DocumentRef(e.sha256, e.file_name, e.path) for e in ingested]
-    clearance = services.settings.default_clearance()
-    return load_document(typed, known, services.store, clearance)
 
 
 DOCUMENT_HELP = "The document: its file name, its path as ingested, or a SHA-256 prefix (8+)."
@@ -510,19 +557,19 @@ def translate(
     are kept. The marking of what was read is printed first.
     """
     from retrieval.analysis import TARGETS, by_page, chunks_label
-    from retrieval.analysis import translate as translate_chunks
 
     target = to.strip().lower()
     if target not in TARGETS:
         raise _fail(f"--to wants one of {', '.join(TARGETS)}, got {to!r}")
     services = _services()
+    session = _session(services, "ask")
     pieces: list[tuple[int, str]] = []
     try:
-        ref, chunks = _document(services, document)
+        ref, chunks, translation = session.translate(document, target)
         label = chunks_label(chunks)
         if not as_json:
             typer.echo(f"[{label}]\n{ref.file_name} ({target})")
-        for page, piece in translate_chunks(chunks, target, services.llm):
+        for page, piece in translation:
             if not as_json and (not pieces or pieces[-1][0] != page):
                 typer.echo(f"\n\n--- p. {page} ---")
             if not as_json:
@@ -559,19 +606,18 @@ def summarize(
     marking of what was read is printed first; progress goes to stderr.
     """
     from retrieval.analysis import chunks_label
-    from retrieval.analysis import summarize as summarize_chunks
 
     services = _services()
+    session = _session(services, "ask")
     try:
-        ref, chunks = _document(services, document)
+
+        def progress(message: str) -> None:
+            if not as_json:
+                typer.echo(message, err=True)
+
+        ref, chunks, summary = session.summarize(document, progress=progress)
         if not as_json:
             typer.echo(f"[{chunks_label(chunks)}]\n{ref.file_name}\n")
-        summary = summarize_chunks(
-            chunks,
-            services.llm,
-            max_tokens=services.settings.max_answer_tokens,
-            progress=None if as_json else lambda message: typer.echo(message, err=True),
-        )
     except KeyboardInterrupt:
         typer.echo("\n(stopped: cancelled)", err=True)
         raise typer.Exit(code=130) from None
@@ -620,7 +666,8 @@ def ui(
 
 @app.command()
 def doctor() -> None:
-    """Check the offline settings, system tools, the models' checksums and the UI address."""
+    """Check the offline settings, system tools, the models' checksums, the UI address, that
+    VIGIE_HOME is private, that an administrator exists and that the audit trail is intact."""
     import shutil
 
     from vigie.models import ModelError, verify_embedder_dir, verify_llm_file
@@ -650,8 +697,268 @@ def doctor() -> None:
         report(False, str(exc))
     report(settings.ui_host in ("127.0.0.1", "localhost", "::1"), f"UI host {settings.ui_host}")
     report(settings.network_guard, "network guard on")
+    for problem in _home_permissions(settings.home):
+        report(False, problem)
+    if settings.home.exists() and not _home_permissions(settings.home):
+        report(True, f"{settings.home} private to its owner")
+    if settings.users_path.exists():
+        from vigie.users import UserStore
+
+        with UserStore(settings.users_path) as users:
+            report(users.count_admins() > 0, "an active administrator exists")
+    else:
+        report(False, f"no users yet in {settings.home}: run `vigie init`")
+    from vigie.audit import AuditTrail
+
+    verified = AuditTrail(settings.audit_path).verify()
+    report(verified.ok, f"audit trail: {verified.reason or f'{verified.records} records, intact'}")
     if problems:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def init(
+    admin: Annotated[str, typer.Option(help="The first administrator's name.")] = "admin",
+    clearance: Annotated[
+        str, typer.Option(help="The first administrator's clearance level.")
+    ] = "NON PROTÉGÉ",
+    caveat: Annotated[
+        list[str] | None, typer.Option(help="A caveat of the administrator (repeatable).")
+    ] = None,
+) -> None:
+    """Create VIGIE_HOME (private to its owner) and the first administrator, once.
+
+    The password comes from VIGIE_ADMIN_PASSWORD when set, else is typed twice at a
+    prompt on a terminal, else is generated and printed once. Running it again
+    changes nothing when an administrator exists.
+    """
+    import secrets
+
+    from vigie.contracts import Level
+    from vigie.users import UserError
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.chmod(0o700)
+    services = _services()
+    try:
+        if services.users.count_admins() > 0:
+            typer.echo(f"{settings.home}: already set up (an administrator exists)")
+            return
+        level = Level.parse(clearance)
+        password = os.environ.get("VIGIE_ADMIN_PASSWORD", "")
+        generated = False
+        if not password and sys.stdin is not None and sys.stdin.isatty():
+            import getpass
+
+            password = getpass.getpass(f"Password for {admin}: ")
+            if getpass.getpass("Again: ") != password:
+                raise _fail("the two passwords differ")
+        if not password:
+            password, generated = secrets.token_urlsafe(18), True
+        user = services.users.add(admin, "admin", level, _caveats(caveat), password)
+        services.audit.record("", "user_added", user=user.to_dict(), by="vigie init")
+    except (UserError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    typer.echo(f"{settings.home}: administrator {admin!r} created ({level.label})")
+    if generated:
+        typer.echo(f"password (shown once, change it with `vigie users passwd`): {password}")
+
+
+def _caveats(typed: list[str] | None) -> list[str]:
+    """Caveats as the markings reader writes them (case and accents as on documents)."""
+    from ingest.markings import DEFAULT_CAVEATS
+    from vigie.contracts import fold_marking
+
+    known = {fold_marking(c): c for c in DEFAULT_CAVEATS}
+    return [known.get(fold_marking(c), " ".join(c.upper().split())) for c in typed or []]
+
+
+def _admin():
+    """Services and a session of an administrator, for `vigie users` and `vigie audit`."""
+    services = _services()
+    return services, _session(services, "manage_users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Lower-case name: letters, digits, . _ -")],
+    role: Annotated[str, typer.Option(help="analyst, operator or admin.")],
+    clearance: Annotated[str, typer.Option(help="Clearance level, e.g. 'SECRET'.")],
+    caveat: Annotated[
+        list[str] | None, typer.Option(help="A need-to-know caveat (repeatable).")
+    ] = None,
+) -> None:
+    """Add a user. Their password is asked on a terminal, else read from standard input
+    (after the acting admin's, when VIGIE_PASSWORD does not hold it)."""
+    from vigie.contracts import Level
+    from vigie.users import UserError
+
+    services, session = _admin()
+    try:
+        level = Level.parse(clearance)
+        password = _read_secret(f"New password for {name}: ", None)
+        user = services.users.add(name, role, level, _caveats(caveat), password)
+        session.audit("user_added", user=user.to_dict())
+    except (UserError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    typer.echo(f"added {user.name} ({user.role}, {user.level.label})")
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Every user: role, clearance, caveats, whether active."""
+    services, session = _admin()
+    try:
+        users = services.users.list()
+        session.audit("users_listed")
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps([u.to_dict() for u in users], ensure_ascii=False, indent=2))
+        return
+    for u in users:
+        caveats = ", ".join(sorted(u.caveats)) or "-"
+        state = "" if u.active else "  (disabled)"
+        typer.echo(f"{u.name:20} {u.role:9} {u.level.label:22} {caveats}{state}")
+
+
+@users_app.command("set")
+def users_set(
+    name: Annotated[str, typer.Argument(help="The user to change.")],
+    role: Annotated[str | None, typer.Option(help="New role.")] = None,
+    clearance: Annotated[str | None, typer.Option(help="New clearance level.")] = None,
+    caveat: Annotated[
+        list[str] | None, typer.Option(help="The caveats, replacing the old ones (repeatable).")
+    ] = None,
+    no_caveats: Annotated[bool, typer.Option("--no-caveats", help="Remove every caveat.")] = False,
+    enable: Annotated[bool, typer.Option("--enable", help="Re-enable the account.")] = False,
+) -> None:
+    """Change a user's role, clearance, caveats, or re-enable them."""
+    from vigie.contracts import Level
+    from vigie.users import UserError
+
+    services, session = _admin()
+    try:
+        before = services.users.get(name.strip().lower())
+        user = services.users.set(
+            name,
+            role=role,
+            level=Level.parse(clearance) if clearance else None,
+            caveats=[] if no_caveats else (_caveats(caveat) if caveat else None),
+            active=True if enable else None,
+        )
+        session.audit(
+            "user_changed", before=before.to_dict() if before else None, after=user.to_dict()
+        )
+    except (UserError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    typer.echo(f"{user.name}: {user.role}, {user.level.label}, "
+               f"{', '.join(sorted(user.caveats)) or 'no caveat'}")  # fmt: skip
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
+    """Disable an account (kept for the audit trail; `users set --enable` restores it)."""
+    from vigie.users import UserError
+
+    services, session = _admin()
+    try:
+        user = services.users.disable(name)
+        session.audit("user_changed", after=user.to_dict())
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    typer.echo(f"{user.name}: disabled")
+
+
+@users_app.command("passwd")
+def users_passwd(name: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Set a user's password (asked on a terminal, else read from standard input)."""
+    from vigie.users import UserError
+
+    services, session = _admin()
+    try:
+        password = _read_secret(f"New password for {name}: ", None)
+        services.users.set_password(name, password)
+        session.audit("password_changed", user=name.strip().lower())
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        services.close()
+    typer.echo(f"{name}: password changed")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole hash chain; name the first record edited, removed, added or moved."""
+    services = _services()
+    session = _session(services, "read_audit")
+    try:
+        result = services.audit.verify()
+        if result.ok:
+            session.audit("audit_verified", records=result.records)
+    finally:
+        services.close()
+    if not result.ok:
+        typer.echo(f"vigie: audit trail BROKEN: {result.reason}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"audit trail intact: {result.records} records")
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[
+        str | None, typer.Option(help="Only records from this day or time (ISO 8601).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write to this file (default: standard output).")
+    ] = None,
+) -> None:
+    """Write the records as JSON Lines, one per line, for a SIEM."""
+    from datetime import UTC, datetime
+
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise _fail(f"--since wants an ISO 8601 day or time, got {since!r}") from None
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    services = _services()
+    session = _session(services, "read_audit")
+    try:
+        session.audit("audit_exported", since=since or "")
+        if out is None:
+            count = services.audit.export(sys.stdout, start)
+        else:
+            with out.open("w", encoding="utf-8") as handle:
+                count = services.audit.export(handle, start)
+    except OSError as exc:
+        raise _fail(f"cannot write {out}: {exc.strerror}") from None
+    finally:
+        services.close()
+    typer.echo(f"{count} records exported", err=True)
+
+
+def _home_permissions(home: Path) -> list[str]:
+    """Whether others than its owner may enter VIGIE_HOME (the store, the users, the
+    audit trail and the ledger are inside: a closed folder keeps all of them private)."""
+    import stat
+
+    if not home.exists():
+        return []
+    if home.stat().st_mode & stat.S_IRWXO:
+        return [f"{home} is open to every user of the host (chmod 700 {home})"]
+    return []
 
 
 @models_app.command("prepare")

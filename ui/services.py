@@ -16,7 +16,10 @@ from retrieval.embedder import Embedder
 from retrieval.llm import LocalLLM
 from retrieval.search import Searcher
 from retrieval.store import VectorStore, open_store
+from ui.session import Session
+from vigie.audit import AuditTrail
 from vigie.config import Settings
+from vigie.users import AuthenticationError, UserStore
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,55 @@ class Services:
 
     @functools.cached_property
     def store(self) -> VectorStore:
-        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         return open_store(self.settings)
+
+    @functools.cached_property
+    def users(self) -> UserStore:
+        return UserStore(
+            self.settings.users_path,
+            max_failures=self.settings.login_max_failures,
+            lockout_seconds=self.settings.login_lockout_minutes * 60,
+        )
+
+    @functools.cached_property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.settings.audit_path)
+
+    def login(self, name: str, password: str, channel: str) -> Session:
+        """A session for `name` when the password is right; every try is audited."""
+        name = name.strip().lower()
+        try:
+            user = self.users.authenticate(name, password)
+        except AuthenticationError as exc:
+            self.audit.record(name[:64], "login_failed", channel=channel, reason=str(exc))
+            raise
+        self.audit.record(user.name, "login", channel=channel)
+        return Session(self, user, channel)
+
+    def trusted_session(self, name: str, channel: str = "proxy") -> Session:
+        """A session for a name the site's reverse proxy vouches for (single sign-on):
+        the account must exist here and be active; its clearance is Vigie's own."""
+        user = self.users.get(name.strip().lower())
+        if user is None or not user.active:
+            self.audit.record(name[:64], "login_failed", channel=channel, reason="not a user")
+            raise AuthenticationError(f"{name!r} is not an active Vigie user")
+        self.audit.record(user.name, "login", channel=channel)
+        return Session(self, user, channel)
+
+    def known_documents(self) -> list:
+        """The ingested documents as the ledger lists them (names, paths, ids): the store
+        decides, under a reader's clearance, which of them exist for that reader."""
+        from retrieval.analysis import DocumentRef
+
+        if not self.settings.ledger_path.exists():
+            return []
+        ledger = Ledger(self.settings.ledger_path, read_only=True)
+        try:
+            ingested = ledger.in_state("ingested")
+        finally:
+            ledger.close()
+        return [DocumentRef(e.sha256, e.file_name, e.path) for e in ingested]
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -56,6 +106,7 @@ class Services:
             temperature=self.settings.temperature,
             time_limit=self.settings.answer_time_limit,
             refusal_threshold=self.settings.refusal_thresholds(),
+            withdraw_unsupported=self.settings.withdraw_unsupported,
         )
 
     @functools.cached_property
@@ -68,3 +119,5 @@ class Services:
             self.store.close()
         if "ledger" in self.__dict__:
             self.ledger.close()
+        if "users" in self.__dict__:
+            self.users.close()

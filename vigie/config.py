@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from vigie.contracts import Clearance, Level
+from vigie.contracts import Level
 
 DEFAULT_EMBEDDER_DIR = "multilingual-e5-small"
 DEFAULT_LLM_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # None: never refuse on retrieval alone. Recalibrate after changing the embedder.
     refusal_threshold: float | None = 0.8276
     refusal_threshold_cross: float | None = 0.7622
+    # Withdraw an answer when no sentence of it is supported by the sources it was
+    # given (retrieval/citations.py), and refuse with the nearest documents instead.
+    withdraw_unsupported: bool = True
     chunk_max_chars: int = 1000
     chunk_soft_chars: int = 700
     ocr_languages: list[str] = Field(default_factory=lambda: ["fra", "eng"])
@@ -102,8 +105,15 @@ class Settings(BaseSettings):
     # Classification. A document with no marking and no declared level is refused,
     # unless the site names the level its unmarked documents take here.
     unmarked_level: str | None = None
-    # Until users exist (issue 6), the CLI and the UI read with this clearance.
-    cli_clearance: str = "TRÈS SECRET"
+    # Users and sessions. Every read acts as a user (`vigie users`), with their clearance.
+    login_max_failures: int = 5  # failed logins in a row before the account locks
+    login_lockout_minutes: float = 15.0
+    session_idle_minutes: float = 30.0  # a UI session ends after this long without use
+    # Sites with their own single sign-on: trust this HTTP header (set by a reverse
+    # proxy on the same host) as the user's name instead of the login form. Only
+    # honoured when the UI listens on a loopback address. None: always the form.
+    trusted_user_header: str | None = None
+    max_question_chars: int = 2000  # longer questions are refused with a clear message
 
     # UI.
     ui_host: str = "127.0.0.1"
@@ -147,15 +157,20 @@ class Settings(BaseSettings):
     def ledger_path(self) -> Path:
         return self.home / "ledger.sqlite3"
 
+    @property
+    def users_path(self) -> Path:
+        return self.home / "users.sqlite3"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.home / "audit.jsonl"
+
     def refusal_thresholds(self) -> tuple[float, float] | None:
         """(same language, across languages), or None when refusal on retrieval is off."""
         if self.refusal_threshold is None:
             return None
         cross = self.refusal_threshold_cross
         return self.refusal_threshold, self.refusal_threshold if cross is None else cross
-
-    def default_clearance(self) -> Clearance:
-        return Clearance(Level.parse(self.cli_clearance))
 
     def unmarked(self) -> Level | None:
         return Level.parse(self.unmarked_level) if self.unmarked_level else None

@@ -17,9 +17,12 @@ from vigie.language import strip_accents
 CHUNK_NAMESPACE = uuid.UUID("6f1c5e0a-3c1e-4d7b-9a51-0b6f2f3a9e10")
 
 
-def _fold(text: str) -> str:
+def fold_marking(text: str) -> str:
     """Upper-case, accents removed, single spaces: how markings are compared."""
     return " ".join(strip_accents(text).upper().replace("_", " ").replace("-", " ").split())
+
+
+_fold = fold_marking
 
 
 class Level(IntEnum):
