@@ -1,4 +1,5 @@
-"""Imports flow one way: ui -> ingest -> retrieval -> vigie; offline_bundle -> vigie."""
+"""Imports flow one way: ui -> ingest -> retrieval -> vigie; offline_bundle -> vigie
+(and the `vigie bundle` commands, in ui, call offline_bundle)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ ALLOWED = {
     "vigie": {"vigie"},
     "retrieval": {"vigie", "retrieval"},
     "ingest": {"vigie", "retrieval", "ingest"},
-    "ui": {"vigie", "retrieval", "ingest", "ui"},
+    "ui": {"vigie", "retrieval", "ingest", "ui", "offline_bundle"},
     "offline_bundle": {"vigie", "offline_bundle"},
 }
 

@@ -16,6 +16,8 @@ COMMANDS = [[], ["ingest"], ["status"], ["remove"], ["search"], ["ask"], ["eval"
             ["users"], ["users", "add"], ["users", "list"], ["users", "set"],
             ["users", "disable"], ["users", "passwd"],
             ["audit"], ["audit", "verify"], ["audit", "export"],
+            ["bundle"], ["bundle", "keygen"], ["bundle", "build"], ["bundle", "inspect"],
+            ["bundle", "verify"],
             ["models"], ["models", "prepare"], ["models", "verify"]]  # fmt: skip
 
 

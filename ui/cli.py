@@ -33,6 +33,10 @@ models_app = typer.Typer(help="Prepare and verify the local model files.", no_ar
 app.add_typer(models_app, name="models")
 users_app = typer.Typer(help="Manage users (admins only).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+bundle_app = typer.Typer(
+    help="Build, sign, verify and inspect the sealed offline bundle.", no_args_is_help=True
+)
+app.add_typer(bundle_app, name="bundle")
 audit_app = typer.Typer(
     help="Check and export the audit trail (admins only).", no_args_is_help=True
 )
@@ -959,6 +963,104 @@ def _home_permissions(home: Path) -> list[str]:
     if home.stat().st_mode & stat.S_IRWXO:
         return [f"{home} is open to every user of the host (chmod 700 {home})"]
     return []
+
+
+@bundle_app.command("keygen")
+def bundle_keygen(
+    directory: Annotated[Path, typer.Argument(help="Where to write the key pair.")] = Path("."),
+) -> None:
+    """Make an Ed25519 signing key pair: keep the .key.pem on the build side; carry the
+    .pub.pem to the isolated host separately from the bundle (and compare fingerprints)."""
+    from offline_bundle.signing import SigningError, fingerprint, keygen
+
+    try:
+        private, public = keygen(directory)
+    except SigningError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"private key: {private} (keep it here, mode 600)")
+    typer.echo(f"public key:  {public}  sha256:{fingerprint(public)}")
+
+
+@bundle_app.command("build")
+def bundle_build(
+    out: Annotated[Path, typer.Option(help="Folder to write the archive into.")],
+    key: Annotated[Path, typer.Option(help="The signing key (.key.pem, `vigie bundle keygen`).")],
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(help="A GGUF model to carry (repeatable; default: the demo stand-in)."),
+    ] = None,
+    model_licence: Annotated[
+        list[str] | None,
+        typer.Option(help="FILE=LICENCE for a model Vigie does not know (repeatable)."),
+    ] = None,
+    embedder: Annotated[
+        Path | None, typer.Option(help="Embedder folder (default: the configured one).")
+    ] = None,
+    qdrant_image: Annotated[
+        Path | None, typer.Option(help="A Qdrant server image tarball (docker save).")
+    ] = None,
+    debs: Annotated[
+        bool, typer.Option("--debs/--no-debs", help="Carry Tesseract and poppler .deb files.")
+    ] = True,
+    version: Annotated[
+        str | None, typer.Option(help="The bundle's version (default: Vigie's).")
+    ] = None,
+) -> None:
+    """Build the bundle on a machine that reaches the registries: wheels for the locked
+    set, the models, Debian packages, SBOM, manifest and signatures, in one archive."""
+    import vigie
+    from offline_bundle.build import BuildError, BuildOptions, build
+    from offline_bundle.signing import SigningError
+
+    settings = _settings()
+    licences = dict(item.split("=", 1) for item in model_licence or [] if "=" in item)
+    options = BuildOptions(
+        out=out,
+        version=version or vigie.__version__,
+        embedder=embedder or settings.resolved_embedder_path,
+        models=model or [settings.resolved_llm_path],
+        signing_key=key,
+        model_licences=licences,
+        qdrant_image=qdrant_image,
+        debs=debs,
+        progress=lambda message: typer.echo(f"bundle: {message}", err=True),
+    )
+    try:
+        archive = build(options)
+    except (BuildError, SigningError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{archive}")
+    typer.echo(f"{archive}.sha256, {archive}.sha256.sig, {archive.parent / 'verify.sh'}")
+
+
+@bundle_app.command("inspect")
+def bundle_inspect(
+    archive: Annotated[Path, typer.Argument(help="The bundle archive (.tar).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """What is inside: versions, models with hashes and licences, size per part."""
+    from offline_bundle.inspect import describe, render
+
+    try:
+        described = describe(archive)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _fail(f"cannot read {archive}: {exc}") from None
+    typer.echo(json.dumps(described, indent=2) if as_json else render(described))
+
+
+@bundle_app.command("verify")
+def bundle_verify(
+    archive: Annotated[Path, typer.Argument(help="The bundle archive (.tar).")],
+    key: Annotated[Path, typer.Option(help="The signing key's public half (.pub.pem).")],
+) -> None:
+    """Run the bundle's own verify.sh (stock tools only) on the archive."""
+    import subprocess
+
+    script = archive.parent / "verify.sh"
+    if not script.is_file():
+        script = Path(__file__).resolve().parents[1] / "offline_bundle" / "verify.sh"
+    done = subprocess.run(["sh", str(script), str(archive), str(key)])
+    raise typer.Exit(code=done.returncode)
 
 
 @models_app.command("prepare")
