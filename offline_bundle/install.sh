@@ -80,8 +80,17 @@ done
 if [ -n "$missing" ]; then
     ls "$BUNDLE"/debs/*.deb >/dev/null 2>&1 || fail "missing Debian packages:$missing (and no debs/ in this bundle)"
     [ "$(id -u)" -eq 0 ] || fail "missing Debian packages:$missing: run install.sh as root"
-    say "installing Debian packages:$missing"
-    dpkg -i --skip-same-version "$BUNDLE"/debs/*.deb >/dev/null
+    # Only the bundle's packages this host lacks: an installed package (perhaps newer,
+    # from a security update) is never replaced.
+    absent_debs=""
+    for deb in "$BUNDLE"/debs/*.deb; do
+        name=$(dpkg-deb -f "$deb" Package)
+        dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" \
+            || absent_debs="$absent_debs $deb"
+    done
+    say "installing Debian packages:$missing ($(echo "$absent_debs" | wc -w) file(s) from debs/)"
+    # shellcheck disable=SC2086  # bundle file names have no spaces (verify.sh checked them)
+    dpkg -i $absent_debs >/dev/null || fail "dpkg could not install:$missing (see dpkg's message above)"
 fi
 
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \

