@@ -117,9 +117,9 @@ def test_an_idle_session_expires(app_env: None) -> None:
 @pytest.mark.parametrize(
     ("name", "password", "pages"),
     [
-        (READER, READER_PASSWORD, ["Questions"]),
+        (READER, READER_PASSWORD, ["Questions", "Documents"]),
         (OPERATOR, OPERATOR_PASSWORD, ["Ingestion"]),
-        (ADMIN, ADMIN_PASSWORD, ["Questions", "Ingestion", "Utilisateurs", "Audit"]),
+        (ADMIN, ADMIN_PASSWORD, ["Questions", "Documents", "Ingestion", "Utilisateurs", "Audit"]),
     ],
 )
 def test_pages_follow_the_role(app_env: None, name: str, password: str, pages: list) -> None:
@@ -153,6 +153,31 @@ def test_the_admin_cleared_for_secret_is_given_the_secret_page(app_env: None) ->
     assert not at.exception
     labels = [e.label for e in at.expander]
     assert any(SECRET_DOC in label for label in labels), labels
+
+
+def test_a_document_is_translated_from_the_ui_and_a_secret_one_is_unknown(
+    app_env: None,
+) -> None:
+    at = login(READER, READER_PASSWORD, timeout=600)
+    at.radio[0].set_value("Documents").run()
+    at.text_input(key="document").input(f"{SECRET_DOC}.pdf")
+    at.radio(key="document_action").set_value("Traduire en anglais")
+    at.button(key="document_go").click().run()
+    assert not at.exception
+    secret = errors(at)
+    assert len(secret) == 1 and secret[0].startswith("no document you may read matches")
+    at.text_input(key="document").input("nowhere-at-all.pdf")
+    at.button(key="document_go").click().run()
+    unknown = errors(at)
+    # A document above the reader reads exactly as one that was never ingested.
+    assert unknown[0].replace("nowhere-at-all.pdf", "X") == secret[0].replace(
+        f"{SECRET_DOC}.pdf", "X"
+    )
+    at.text_input(key="document").input("ocrmypdf_linn.pdf")
+    at.button(key="document_go").click().run()
+    assert not at.exception and not errors(at)
+    assert any(s.value == "ocrmypdf_linn.pdf (en)" for s in at.subheader)
+    assert any("Marquage : NON PROTÉGÉ" in c.value for c in at.caption)
 
 
 def test_the_app_tried_no_connection_off_this_machine(

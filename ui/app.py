@@ -203,8 +203,41 @@ def audit_page(session: Session) -> None:
     )
 
 
+DOCUMENT_ACTIONS = {"Résumer": None, "Traduire en anglais": "en", "Traduire en français": "fr"}
+
+
+def documents_page(session: Session) -> Level:
+    """Summarise or translate one document the user may read; returns the level shown."""
+    from retrieval.analysis import chunks_label
+
+    st.caption("Résumé et traduction d'un document, dans la limite de votre habilitation")
+    typed = st.text_input("Document (nom de fichier, chemin ou début du SHA-256)", key="document")
+    action = st.radio("Action", list(DOCUMENT_ACTIONS), key="document_action", horizontal=True)
+    if not (st.button("Lancer", type="primary", key="document_go") and typed.strip()):
+        return Level.NON_PROTEGE
+    target = DOCUMENT_ACTIONS[action]
+    try:
+        if target is None:
+            with st.spinner("Résumé en cours…"):
+                ref, chunks, summary = session.summarize(typed)
+            st.caption(f"Marquage : {chunks_label(chunks)}")
+            st.subheader(ref.file_name)
+            st.markdown(summary.text)
+            st.caption(f"Pages citées : {', '.join(map(str, summary.pages)) or 'aucune'}")
+        else:
+            ref, chunks, translation = session.translate(typed, target)
+            st.caption(f"Marquage : {chunks_label(chunks)}")
+            st.subheader(f"{ref.file_name} ({target})")
+            st.write_stream(piece for _, piece in translation)
+    except ValueError as exc:  # unknown document, or one the user may not read: same words
+        st.error(str(exc))
+        return Level.NON_PROTEGE
+    return max(chunk.level for chunk in chunks)
+
+
 PAGES = {
     "Questions": (Action.ASK, ask_page),
+    "Documents": (Action.ASK, documents_page),
     "Ingestion": (Action.INGEST, ingestion_page),
     "Utilisateurs": (Action.MANAGE_USERS, users_page),
     "Audit": (Action.READ_AUDIT, audit_page),
