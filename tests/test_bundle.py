@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,18 @@ def make_bundle(out: Path, keys: tuple[Path, Path], models_dir: Path, version: s
 @pytest.fixture(scope="module")
 def bundle(
     keys: tuple[Path, Path], models_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    return make_bundle(tmp_path_factory.mktemp("build"), keys, models_dir, "0.1.0")
+) -> Iterator[Path]:
+    out = tmp_path_factory.mktemp("build")
+    yield make_bundle(out, keys, models_dir, "0.1.0")
+    shutil.rmtree(out)  # 1.7 GB: pytest keeps its temporary folders of the last runs
+
+
+@pytest.fixture()
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    """A test's own folder, emptied at its end (bundles, unpacked copies and installs are
+    gigabytes; pytest would keep them for its last three runs)."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def verify(archive: Path, public_key: Path) -> subprocess.CompletedProcess[str]:
@@ -62,9 +73,9 @@ def verify(archive: Path, public_key: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_two_builds_from_the_same_inputs_are_byte_identical(
-    bundle: Path, keys: tuple[Path, Path], models_dir: Path, tmp_path: Path
+    bundle: Path, keys: tuple[Path, Path], models_dir: Path, scratch: Path
 ) -> None:
-    again = make_bundle(tmp_path / "again", keys, models_dir, "0.1.0")
+    again = make_bundle(scratch / "again", keys, models_dir, "0.1.0")
     assert again.read_bytes() == bundle.read_bytes()
     assert (again.parent / f"{again.name}.sha256.sig").read_bytes() == (
         bundle.parent / f"{bundle.name}.sha256.sig"
@@ -124,8 +135,9 @@ def run_offline(command: list[str], **env: str) -> subprocess.CompletedProcess[s
 
 
 def test_install_offline_then_ingest_ask_upgrade_and_roll_back(
-    bundle: Path, keys: tuple[Path, Path], models_dir: Path, tmp_path: Path
+    bundle: Path, keys: tuple[Path, Path], models_dir: Path, scratch: Path
 ) -> None:
+    tmp_path = scratch
     prefix = tmp_path / "opt-vigie"
     unpacked = safe_extract(bundle, tmp_path / "unpacked")
     installed = run_offline(
