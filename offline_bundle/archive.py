@@ -30,7 +30,6 @@ __all__ = [
 
 # The largest mtime a ustar header holds; beyond it tarfile would add a pax "mtime" record.
 _MAX_MTIME = 8**11 - 1
-_BLOCK = 1024 * 1024
 
 
 class ArchiveError(ValueError):

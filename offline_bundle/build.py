@@ -211,32 +211,28 @@ def _models(folder: Path, options: BuildOptions) -> list[dict]:
     if not (embedder / "SHA256SUMS").is_file():
         raise BuildError(f"embedder folder without SHA256SUMS: {embedder}")
     shutil.copytree(embedder, folder / embedder.name)
-    described.append(
-        {
-            "name": embedder.name,
-            "kind": "embedder",
-            "path": f"models/{embedder.name}",
-            "sha256": manifest.sha256_file(embedder / "SHA256SUMS"),
-            "licence": _licence(embedder.name, options),
-        }
-    )
+    # A folder is identified by the hash of its SHA256SUMS, a file by its own.
+    described.append(_model_entry(embedder.name, "embedder", embedder / "SHA256SUMS", options))
     for model in options.models:
         if not model.is_file():
             raise BuildError(f"model file not found: {model}")
         shutil.copyfile(model, folder / model.name)
-        described.append(
-            {
-                "name": model.name,
-                "kind": "llm",
-                "path": f"models/{model.name}",
-                "sha256": manifest.sha256_file(model),
-                "licence": _licence(model.name, options),
-            }
-        )
+        described.append(_model_entry(model.name, "llm", model, options))
     (folder / "MODELS.json").write_text(
         json.dumps(described, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     return described
+
+
+def _model_entry(name: str, kind: str, hashed: Path, options: BuildOptions) -> dict:
+    """One model as MODELS.json and the manifest describe it."""
+    return {
+        "name": name,
+        "kind": kind,
+        "path": f"models/{name}",
+        "sha256": manifest.sha256_file(hashed),
+        "licence": _licence(name, options),
+    }
 
 
 def _licence(name: str, options: BuildOptions) -> str:

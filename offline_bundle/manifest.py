@@ -9,7 +9,6 @@ Both are written from one walk of the folder, so they cannot disagree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_bundle.archive import ArchiveError, tree
+from vigie.models import sha256_of
 
 __all__ = [
     "SPECIAL",
@@ -44,7 +44,6 @@ REQUIRED_KEYS = (
     "models",
     "sha256sums",
 )
-_BLOCK = 1024 * 1024
 
 
 class ManifestError(ValueError):
@@ -52,12 +51,8 @@ class ManifestError(ValueError):
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks (model files are several GB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex SHA-256 of a file, streamed (model files are several GB): the core's helper."""
+    return sha256_of(Path(path))
 
 
 def _check_sums_name(relpath: str) -> None:

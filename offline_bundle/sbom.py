@@ -10,7 +10,6 @@ so two builds give the same SBOM.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 import zipfile
@@ -25,6 +24,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 import vigie
+from vigie.models import sha256_of
 
 __all__ = [
     "LockError",
@@ -38,7 +38,6 @@ __all__ = [
     "wheel_metadata",
 ]
 
-_BLOCK = 1024 * 1024
 # METADATA carries the long description; anything past this is not a real METADATA file.
 _METADATA_LIMIT = 16 * 1024 * 1024
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -257,14 +256,6 @@ def _licence_entries(licence: str) -> list[dict[str, Any]]:
     return [{"license": {"name": licence}}]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _shipped(
     packages: list[LockedPackage], wheels: dict[str, Path]
 ) -> list[tuple[LockedPackage, Path, dict]]:
@@ -320,7 +311,7 @@ def cyclonedx(
     """
     components = []
     for package, wheel, meta in _shipped(packages, wheels):
-        sha = _sha256(wheel)
+        sha = sha256_of(wheel)
         if check_lock_hashes and package.hashes and sha not in package.hashes:
             raise SbomError(
                 f"{wheel.name}: sha256 {sha} is not among the lock's hashes for {package.name}"

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from vigie.models import sha256_of
+
 __all__ = ["SigningError", "fingerprint", "keygen", "sign", "sign_archive", "verify_signature"]
 
 # Ed25519: small keys, and deterministic signatures (the same key and bytes always give the
@@ -162,10 +164,6 @@ def sign_archive(archive: Path, private_key: Path) -> tuple[Path, Path]:
     (Ed25519 signs messages, not digests). verify.sh checks both."""
     archive = Path(archive)
     _need_file(archive, "archive")
-    digest = hashlib.sha256()
-    with archive.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     listed = archive.with_name(archive.name + ".sha256")
-    listed.write_text(f"{digest.hexdigest()}  {archive.name}\n", encoding="utf-8")
+    listed.write_text(f"{sha256_of(archive)}  {archive.name}\n", encoding="utf-8")
     return listed, sign(listed, private_key)
