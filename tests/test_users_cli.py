@@ -139,3 +139,11 @@ def test_doctor_checks_the_home_the_admin_and_the_trail(home: Path, models_dir: 
     tampered = run_vigie(["doctor"], home, models_dir)
     assert tampered.returncode == 1
     assert any(out.startswith("FAIL audit trail") for out in tampered.stdout.splitlines())
+
+
+def test_an_export_of_a_broken_trail_is_one_line(home: Path, models_dir: Path) -> None:
+    add_alice(home, models_dir)
+    with (home / "audit.jsonl").open("a", encoding="utf-8") as trail:
+        trail.write("not a record\n")
+    broken = one_line_error(run_vigie(["audit", "export"], home, models_dir))
+    assert "run `vigie audit verify`" in broken

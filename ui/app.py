@@ -19,6 +19,7 @@ import time  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from ui.session import Session  # noqa: E402
+from vigie.audit import AuditError  # noqa: E402
 from vigie.config import Settings, load_settings  # noqa: E402
 from vigie.contracts import Level  # noqa: E402
 from vigie.users import Action, UserError  # noqa: E402
@@ -197,7 +198,10 @@ def audit_page(session: Session) -> None:
         st.success(f"Journal d'audit intact : {result.records} enregistrements")
     else:
         st.error(f"Journal d'audit altéré : {result.reason}")
-    recent = list(trail.records())[-50:]
+    try:
+        recent = list(trail.records())[-50:]
+    except AuditError:  # a line that is not a record: the error above names it
+        return
     st.table(
         [{"n°": r.seq, "heure": r.time, "qui": r.actor, "action": r.action} for r in recent[::-1]]
     )

@@ -931,6 +931,8 @@ def audit_export(
     """Write the records as JSON Lines, one per line, for a SIEM."""
     from datetime import UTC, datetime
 
+    from vigie.audit import AuditError
+
     try:
         start = datetime.fromisoformat(since) if since else None
     except ValueError:
@@ -946,6 +948,8 @@ def audit_export(
         else:
             with out.open("w", encoding="utf-8") as handle:
                 count = services.audit.export(handle, start)
+    except AuditError as exc:  # a line that is not a record: `vigie audit verify` names it
+        raise _fail(f"{exc} (run `vigie audit verify`)") from None
     except OSError as exc:
         raise _fail(f"cannot write {out}: {exc.strerror}") from None
     finally:
