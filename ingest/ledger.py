@@ -14,6 +14,9 @@ States:
 - "replaced": an older version of a file now ingested from the same path;
 - "removed": taken out by `vigie remove`.
 
+Every entry a batch records carries the batch's id (`batch`, its UTC start time,
+e.g. "2026-11-26T09:48:12Z"); entries recorded before batches had ids carry "".
+
 Every change is one SQLite transaction with `synchronous=FULL`, so a power
 cut leaves the ledger at the last committed state.
 """
@@ -44,16 +47,20 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_path ON files(path);
 CREATE INDEX IF NOT EXISTS files_state ON files(state);
 """
-# Columns added after the first release, with their SQL type and default.
+# Columns added after the first release, with their SQL type and default (a ledger
+# opened for writing gains them; one opened read-only reads their default).
 _ADDED_COLUMNS = {
-    "caveats": "TEXT NOT NULL DEFAULT '[]'",
-    "seconds": "REAL NOT NULL DEFAULT 0",
-    "rescan_pages": "TEXT NOT NULL DEFAULT '[]'",
+    "caveats": ("TEXT NOT NULL DEFAULT '[]'", "'[]'"),
+    "seconds": ("REAL NOT NULL DEFAULT 0", "0"),
+    "rescan_pages": ("TEXT NOT NULL DEFAULT '[]'", "'[]'"),
+    "batch": ("TEXT NOT NULL DEFAULT ''", "''"),
 }
-_COLUMNS = (
-    "sha256, path, file_name, state, reason, pages, chunks, ocr_pages, level, caveats, "
-    "seconds, rescan_pages, updated_at"
-)
+# In `LedgerEntry`'s field order.
+_NAMES = (
+    "sha256", "path", "file_name", "state", "reason", "pages", "chunks", "ocr_pages", "level",
+    "caveats", "seconds", "rescan_pages", "updated_at", "batch",
+)  # fmt: skip
+_COLUMNS = ", ".join(_NAMES)
 
 STATES = ("ingested", "writing", "interrupted", "quarantined", "refused", "replaced", "removed")
 
@@ -77,6 +84,7 @@ class LedgerEntry:
     seconds: float = 0.0
     rescan_pages: list[int] = field(default_factory=list)
     updated_at: float = 0.0
+    batch: str = ""  # the id of the batch that recorded it ("" before batches had ids)
 
     @classmethod
     def from_row(cls, row: tuple) -> LedgerEntry:
@@ -84,6 +92,20 @@ class LedgerEntry:
         values[9] = json.loads(values[9] or "[]")
         values[11] = json.loads(values[11] or "[]")
         return cls(*values)
+
+
+def _batch_order(row: tuple[str, int]) -> tuple[str, int]:
+    """A batch id's place in time: its start time, then its "-2", "-3"... suffix."""
+    start, _, suffix = row[0].partition("Z-")
+    return start.removesuffix("Z"), int(suffix) if suffix.isdigit() else 1
+
+
+def _add_column(db: sqlite3.Connection, name: str, kind: str) -> None:
+    try:
+        db.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # another process added it just now
+            raise
 
 
 def _check_writable(folder: Path) -> None:
@@ -108,15 +130,27 @@ class Ledger:
         try:
             if read_only:
                 self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-                return
-            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            else:
+                # Used from the UI's script threads too, one batch at a time (Services).
+                self._db = sqlite3.connect(
+                    str(path), isolation_level=None, timeout=30, check_same_thread=False
+                )
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
             present = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
-            for name, kind in _ADDED_COLUMNS.items():
-                if name not in present:
-                    self._db.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
+            for name, (kind, _) in _ADDED_COLUMNS.items():
+                if name not in present and not read_only:
+                    _add_column(self._db, name, kind)
+                    present.add(name)
+            # What reads select: a column an old, read-only ledger lacks reads as its default.
+            self._select = ", ".join(
+                f"{_ADDED_COLUMNS[name][1]} AS {name}"
+                if name in _ADDED_COLUMNS and name not in present
+                else name
+                for name in _NAMES
+            )
+            self._has_batch = "batch" in present
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(
                 f"cannot open the ledger {path}: {exc} (is VIGIE_HOME writable, "
@@ -141,7 +175,7 @@ class Ledger:
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, sha256: str) -> LedgerEntry | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM files WHERE sha256 = ?", (sha256,))
+        row = self._db.execute(f"SELECT {self._select} FROM files WHERE sha256 = ?", (sha256,))
         found = row.fetchone()
         return LedgerEntry.from_row(found) if found else None
 
@@ -149,23 +183,24 @@ class Ledger:
         wanted = tuple(states)
         marks = ", ".join("?" * len(wanted))
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM files WHERE path = ? AND state IN ({marks})",
+            f"SELECT {self._select} FROM files WHERE path = ? AND state IN ({marks})",
             (path, *wanted),
         ).fetchall()
         return [LedgerEntry.from_row(row) for row in rows]
 
     def in_state(self, state: str) -> list[LedgerEntry]:
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM files WHERE state = ? ORDER BY path", (state,)
+            f"SELECT {self._select} FROM files WHERE state = ? ORDER BY path", (state,)
         ).fetchall()
         return [LedgerEntry.from_row(row) for row in rows]
 
     def find(self, key: str) -> list[LedgerEntry]:
         """Entries whose path is `key`, or whose SHA-256 starts with it (8 characters or more)."""
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM files WHERE path = ?", (key,)).fetchall()
+        select = f"SELECT {self._select} FROM files"
+        rows = self._db.execute(f"{select} WHERE path = ?", (key,)).fetchall()
         if not rows and len(key) >= 8:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM files WHERE sha256 LIKE ?", (key.lower() + "%",)
+                f"{select} WHERE sha256 LIKE ?", (key.lower() + "%",)
             ).fetchall()
         return [LedgerEntry.from_row(row) for row in rows]
 
@@ -183,6 +218,32 @@ class Ledger:
     def totals(self) -> dict[str, int]:
         return {state: values["files"] for state, values in self.summary().items()}
 
+    def batches(self) -> list[tuple[str, int]]:
+        """Every batch that recorded a file, newest first, with how many of its files are
+        ingested now (0 when all were quarantined, refused, replaced or removed since)."""
+        if not self._has_batch:
+            return []
+        rows = self._db.execute(
+            "SELECT batch, SUM(state = 'ingested') FROM files WHERE batch != '' GROUP BY batch"
+        ).fetchall()
+        return sorted(((batch, n or 0) for batch, n in rows), key=_batch_order, reverse=True)
+
+    def in_batch(self, batch: str) -> list[LedgerEntry]:
+        """Every entry `batch` recorded, in any state, by path (keep the "ingested" ones
+        for the documents it put in the store)."""
+        if not self._has_batch or not batch:
+            return []
+        rows = self._db.execute(
+            f"SELECT {self._select} FROM files WHERE batch = ? ORDER BY path", (batch,)
+        ).fetchall()
+        return [LedgerEntry.from_row(row) for row in rows]
+
+    def batch_exists(self, batch: str) -> bool:
+        if not self._has_batch:
+            return False
+        found = self._db.execute("SELECT 1 FROM files WHERE batch = ? LIMIT 1", (batch,))
+        return found.fetchone() is not None
+
     # -- writes --------------------------------------------------------------------------
 
     def record(self, entry: LedgerEntry, replaced: Iterable[str] = ()) -> None:
@@ -191,7 +252,7 @@ class Ledger:
         with self._transaction() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO files ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({', '.join('?' * len(_NAMES))})",
                 (
                     entry.sha256,
                     entry.path,
@@ -206,6 +267,7 @@ class Ledger:
                     round(entry.seconds, 3),
                     json.dumps(entry.rescan_pages),
                     now,
+                    entry.batch,
                 ),
             )
             for sha256 in replaced:

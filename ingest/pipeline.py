@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,7 @@ class BatchReport:
     stopped: str = ""  # why the batch stopped early, if it did
     ignored: list[str] = field(default_factory=list)  # not PDFs or images, by their names
     index_seconds: float = 0.0  # building the vector index after the batch's writes
+    batch: str = ""  # the batch's id, on every ledger entry it records ("2026-11-26T09:48:12Z")
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
@@ -116,6 +118,7 @@ class BatchReport:
     def to_dict(self) -> dict:
         states = ("ingested", "unchanged", "reclassified", "quarantined", "refused", "skipped")
         return {
+            "batch": self.batch,
             "totals": {state: self.count(state) for state in states}
             | {"pages": self.pages, "ocr_pages": self.ocr_pages, "chunks": self.chunks}
             | {"ignored": len(self.ignored)},
@@ -294,6 +297,7 @@ class IngestPipeline:
         self.store = store
         self.ledger = ledger
         self.workers = workers or settings.worker_count
+        self._batch_ids: set[str] = set()  # given by this pipeline, recorded or not
 
     # -- the batch -----------------------------------------------------------------------
 
@@ -307,7 +311,7 @@ class IngestPipeline:
         show_bar: bool | None = None,
     ) -> BatchReport:
         started = time.perf_counter()
-        report = BatchReport()
+        report = BatchReport(batch=self.new_batch_id())
         self.store.ensure_collection(self.embedder.dimension, self.embedder.identity)
         report.recovered = self.recover()
         files, problems, report.ignored = collect_files(paths, exclude=self.settings.home)
@@ -330,6 +334,17 @@ class IngestPipeline:
             log.error("batch stopped: %s", exc)
         report.seconds = time.perf_counter() - started
         return report
+
+    def new_batch_id(self) -> str:
+        """The UTC second the batch starts ("2026-11-26T09:48:12Z"); "-2", "-3"... appended
+        when a batch that started in the same second already has it."""
+        start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        batch, n = start, 1
+        while batch in self._batch_ids or self.ledger.batch_exists(batch):
+            n += 1
+            batch = f"{start}-{n}"
+        self._batch_ids.add(batch)
+        return batch
 
     def recover(self) -> list[str]:
         """Delete the chunks of files a killed run left half-written; return their paths."""
@@ -387,6 +402,7 @@ class _Batch:
         self.declarations = declarations
         self.retry_quarantined = retry_quarantined
         self.report = report
+        self.batch = report.batch  # recorded on every ledger entry this batch writes
         self.progress = progress
         self.show_bar = show_bar
         self.jobs: list[_FileJob] = []  # files being parsed, oldest first
@@ -582,7 +598,9 @@ class _Batch:
             return
         self.check_free_space()
         if not job.started_writing:
-            entry = LedgerEntry(job.sha256, str(job.path), job.path.name, "writing")
+            entry = LedgerEntry(
+                job.sha256, str(job.path), job.path.name, "writing", batch=self.batch
+            )
             self._guarded(self.p.ledger.record, entry)
             job.started_writing = True
         chunks, job.waiting = job.waiting, []
@@ -632,6 +650,7 @@ class _Batch:
             caveats=list(caveats),
             seconds=seconds,
             rescan_pages=rescan,
+            batch=self.batch,
         )
         self._guarded(self.p.ledger.record, entry, older)
         reason = "new version of a file ingested before" if older else ""
@@ -664,6 +683,7 @@ class _Batch:
             pages=base.get("pages", 0),
             ocr_pages=base.get("ocr_pages", 0),
             seconds=base.get("seconds", 0.0),
+            batch=self.batch,
         )
         self._guarded(self.p.ledger.record, entry)
         self._finish(FileOutcome(str(job.path), state, reason, **base))
@@ -684,7 +704,9 @@ class _Batch:
 
     def _quarantine_unhashed(self, path: Path, reason: str) -> None:
         """Quarantine a file that could not even be hashed: keyed by its path."""
-        entry = LedgerEntry(f"path:{path}", str(path), path.name, "quarantined", reason)
+        entry = LedgerEntry(
+            f"path:{path}", str(path), path.name, "quarantined", reason, batch=self.batch
+        )
         self._guarded(self.p.ledger.record, entry)
         self._finish(FileOutcome(str(path), "quarantined", reason))
 

@@ -53,6 +53,12 @@ def clearance_filter(
     for document in (document_id, where.document_id):
         if document is not None:
             must.append(qe.FieldCondition("document_id", match=qe.MatchValue(document)))
+    if where.document_ids:
+        documents = list(where.document_ids)
+        must.append(qe.FieldCondition("document_id", match=qe.MatchAny(documents)))
+    if where.caveats:
+        # At least one of these; the must_not below still drops any caveat outside the reader's.
+        must.append(qe.FieldCondition("caveats", match=qe.MatchAny(list(where.caveats))))
     if where.languages:
         must.append(qe.FieldCondition("language", match=qe.MatchAny(list(where.languages))))
     if where.element_types:
@@ -226,7 +232,7 @@ class QdrantEdgeStore:
     ) -> list[Hit]:
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
-        if self._shard is None:
+        if self._shard is None or (where is not None and where.matches_nothing):
             return []
         allowed = clearance_filter(clearance, document_id, where)
         lexical_where = (where or SearchFilter()).for_lexical(lexical_languages)

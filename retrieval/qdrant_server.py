@@ -50,6 +50,13 @@ def clearance_filter(
             must.append(
                 models.FieldCondition(key="document_id", match=models.MatchValue(value=document))
             )
+    if where.document_ids:
+        documents = models.MatchAny(any=list(where.document_ids))
+        must.append(models.FieldCondition(key="document_id", match=documents))
+    if where.caveats:
+        # At least one of these; the must_not below still drops any caveat outside the reader's.
+        caveats = models.MatchAny(any=list(where.caveats))
+        must.append(models.FieldCondition(key="caveats", match=caveats))
     if where.languages:
         languages = models.MatchAny(any=list(where.languages))
         must.append(models.FieldCondition(key="language", match=languages))
@@ -233,7 +240,7 @@ class QdrantServerStore:
     ) -> list[Hit]:
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
-        if not self._exists():
+        if (where is not None and where.matches_nothing) or not self._exists():
             return []
         allowed = clearance_filter(clearance, document_id, where)
         lexical_where = (where or SearchFilter()).for_lexical(lexical_languages)

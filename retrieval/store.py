@@ -72,6 +72,16 @@ class SearchFilter:
     """What a reader asks to narrow a search to, on top of the clearance.
 
     Applied inside the Qdrant query (on indexed payload fields), never after it.
+    Every field narrows: an empty tuple or None means "no restriction" on it.
+
+    `caveats`: only passages carrying at least one of these caveats. The clearance's
+    own caveat filter still applies on top, so naming a caveat the reader does not
+    hold finds nothing more: a filter never widens access.
+    `document_ids`: only passages of these documents (a document type, an ingestion
+    batch: the ledger knows which documents those are). An empty tuple is no
+    restriction, so a caller whose selection matched no document must not pass it
+    as is: it uses `only_documents(ids)`, which sets `matches_nothing` when `ids` is
+    empty. `matches_nothing`: the search finds nothing, without querying the store.
     """
 
     document_id: str | None = None
@@ -80,6 +90,14 @@ class SearchFilter:
     max_level: Level | None = None  # at most this level (never above the clearance)
     date_from: date | None = None  # documents dated on or after this day
     date_to: date | None = None  # documents dated on or before this day (undated ones drop out)
+    caveats: tuple[str, ...] = ()  # at least one of these ("SPÉCIAL FRANCE", ...)
+    document_ids: tuple[str, ...] = ()  # one of these documents (their SHA-256)
+    matches_nothing: bool = False  # an empty selection: nothing can match
+
+    def only_documents(self, document_ids: Sequence[str]) -> SearchFilter:
+        """This filter kept to `document_ids`; none at all (an empty selection) matches nothing."""
+        ids = tuple(dict.fromkeys(document_ids))
+        return replace(self, document_ids=ids, matches_nothing=self.matches_nothing or not ids)
 
     def level_cap(self, clearance: Clearance) -> int:
         if self.max_level is None:
@@ -165,7 +183,8 @@ class VectorStore(Protocol):
         `mode`: "dense" (nearest `vector`), "sparse" (lexical match of `text`), or
         "hybrid" (both, prefetched under the same filter and fused inside one Qdrant
         query by `fusion`). `lexical_languages` limits the sparse side to passages in
-        those languages (see `SearchFilter.for_lexical`).
+        those languages (see `SearchFilter.for_lexical`). A `where` that
+        `matches_nothing` gives an empty list.
         """
 
     def count(self, clearance: Clearance, document_id: str | None = None) -> int:

@@ -4,12 +4,16 @@ retried, and `vigie status` tells the truth about the ledger and the store."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
 
+from ingest.ledger import Ledger, LedgerEntry
+from retrieval.store import SearchFilter
 from tests.conftest import SAMPLES, run_vigie
 from tests.pdfmaker import make_text_pdf
 from ui.services import Services
@@ -101,3 +105,104 @@ def test_status_and_remove_through_the_cli(tmp_path: Path, models_dir: Path) -> 
     unknown = run_vigie(["remove", "/no/such/file.pdf"], home, models_dir)
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "vigie: error: not in the ledger: /no/such/file.pdf"
+
+
+BATCH_ID = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ(-\d+)?")
+
+
+def test_each_run_is_a_batch_that_its_ledger_entries_carry(
+    services: Services, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    make_text_pdf(first / "a.pdf", [["Note A : le convoi part de Brest le 3 mai."]])
+    make_text_pdf(first / "b.pdf", [["Note B : le croiseur Colbert appareille de Toulon."]])
+    (first / "broken.pdf").write_bytes(b"%PDF-1.4\n%broken\n")
+    make_text_pdf(second / "c.pdf", [["Note C : la station radar de Cherbourg est en service."]])
+
+    one = services.pipeline.run([first])
+    two = services.pipeline.run([second])
+
+    assert BATCH_ID.fullmatch(one.batch) and BATCH_ID.fullmatch(two.batch)
+    assert one.batch != two.batch
+    assert one.to_dict()["batch"] == one.batch
+    ledger = services.ledger
+    assert ledger.batches() == [(two.batch, 1), (one.batch, 2)]  # newest first
+    states = {(Path(e.path).name, e.state, e.batch) for e in ledger.in_batch(one.batch)}
+    assert states == {
+        ("a.pdf", "ingested", one.batch),
+        ("b.pdf", "ingested", one.batch),
+        ("broken.pdf", "quarantined", one.batch),
+    }
+    assert [Path(e.path).name for e in ledger.in_batch(two.batch)] == ["c.pdf"]
+    assert ledger.in_batch("1999-01-01T00:00:00Z") == []
+
+    # A later run that ingests nothing new leaves every entry in the batch that ingested it.
+    three = services.pipeline.run([first, second])
+    assert three.batch not in {one.batch, two.batch}
+    assert {o.state for o in three.outcomes} == {"unchanged", "quarantined"}
+    assert [batch for batch, _ in ledger.batches()] == [two.batch, one.batch]
+
+    # The search page's batch filter: the batch's ingested documents, inside the query.
+    ids = [e.sha256 for e in ledger.in_batch(one.batch) if e.state == "ingested"]
+    where = SearchFilter().only_documents(ids)
+    query = services.embedder.embed_query("convoi croiseur radar")
+    hits = services.store.search(query, EVERYTHING, limit=20, where=where)
+    assert {h.chunk.file_name for h in hits} == {"a.pdf", "b.pdf"}
+
+
+# The ledger's table as the first release created it, before any added column.
+FIRST_SCHEMA = """
+CREATE TABLE files (
+    sha256     TEXT PRIMARY KEY,
+    path       TEXT NOT NULL,
+    file_name  TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    reason     TEXT NOT NULL DEFAULT '',
+    pages      INTEGER NOT NULL DEFAULT 0,
+    chunks     INTEGER NOT NULL DEFAULT 0,
+    ocr_pages  INTEGER NOT NULL DEFAULT 0,
+    level      INTEGER,
+    updated_at REAL NOT NULL
+);
+INSERT INTO files
+VALUES ('abc123', '/archives/old.pdf', 'old.pdf', 'ingested', '', 3, 7, 1, 0, 1.5);
+"""
+
+
+def test_an_old_ledger_without_batches_opens_and_migrates(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(FIRST_SCHEMA)
+    db.close()
+    old = LedgerEntry("abc123", "/archives/old.pdf", "old.pdf", "ingested", "", 3, 7, 1, 0)
+    old.updated_at = 1.5
+
+    reader = Ledger(path, read_only=True)  # the UI's read: nothing written, defaults read
+    try:
+        assert reader.in_state("ingested") == [old]
+        assert reader.batches() == [] and reader.in_batch("") == []
+    finally:
+        reader.close()
+
+    ledger = Ledger(path)
+    try:
+        assert ledger.get("abc123") == old  # batch "": recorded before batches had ids
+        assert ledger.batches() == []
+        new = LedgerEntry("def456", "/archives/new.pdf", "new.pdf", "ingested", chunks=2)
+        new.batch = "2026-11-26T09:48:12Z"
+        ledger.record(new)
+        later = LedgerEntry("fed789", "/archives/late.pdf", "late.pdf", "quarantined", "bad")
+        later.batch = "2026-11-26T09:48:12Z-2"
+        ledger.record(later)
+        assert ledger.batches() == [("2026-11-26T09:48:12Z-2", 0), ("2026-11-26T09:48:12Z", 1)]
+        assert [e.sha256 for e in ledger.in_batch("2026-11-26T09:48:12Z")] == ["def456"]
+        assert ledger.get("def456").batch == "2026-11-26T09:48:12Z"
+    finally:
+        ledger.close()
+    db = sqlite3.connect(path)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(files)")]
+    db.close()
+    assert columns[-4:] == ["caveats", "seconds", "rescan_pages", "batch"]
+    Ledger(path).close()  # opening again changes nothing

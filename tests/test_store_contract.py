@@ -309,6 +309,10 @@ def filtered_archive(store: VectorStore) -> list[list[float]]:
         (SearchFilter(date_from=date(1994, 1, 1), date_to=date(1994, 12, 31)), {"doc-0", "doc-3"}),
         (SearchFilter(date_from=date(1995, 1, 1)), {"doc-1"}),
         (SearchFilter(date_to=date(1994, 3, 12)), {"doc-0"}),  # undated doc-2 drops out
+        (SearchFilter(document_ids=("doc-0", "doc-3")), {"doc-0", "doc-3"}),
+        (SearchFilter(document_ids=("doc-1", "doc-z"), languages=("en",)), {"doc-1"}),
+        (SearchFilter(document_ids=("doc-2",), document_id="doc-3"), set()),  # both apply
+        (SearchFilter().only_documents([]), set()),  # an empty selection: nothing
     ],
 )
 def test_each_filter_narrows_inside_the_query(
@@ -319,6 +323,103 @@ def test_each_filter_narrows_inside_the_query(
     for clearance, visible in ((EVERYTHING, expected), (PUBLIC, expected - {"doc-3"})):
         hits = ready.search(vecs[3], clearance, limit=10, text="état-major", mode=mode, where=where)
         assert {h.chunk.document_id for h in hits} == visible
+
+
+MODES = ("dense", "sparse", "hybrid")
+
+
+def found(
+    store: VectorStore, clearance: Clearance, where: SearchFilter, mode: str, query: list[float]
+) -> set[str]:
+    """The documents a search under `where` finds (every chunk's text has "état-major")."""
+    hits = store.search(query, clearance, limit=20, text="état-major", mode=mode, where=where)
+    return {h.chunk.document_id for h in hits}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_caveat_filter_keeps_chunks_with_one_of_them_and_never_widens(
+    ready: VectorStore, mode: str
+) -> None:
+    chunks = [
+        make_chunk("plain", 0, Level.SECRET),
+        make_chunk("sf", 0, Level.SECRET, (SF,)),
+        make_chunk("otan", 0, Level.SECRET, ("OTAN",)),
+        make_chunk("both", 0, Level.SECRET, (SF, "OTAN")),
+        make_chunk("sf-public", 0, caveats=(SF,)),
+    ]
+    vecs = vectors(5)
+    ready.upsert(chunks, vecs)
+    query = vecs[3]  # nearest to "both", which no SF-only reader may see
+    with_sf = Clearance(Level.SECRET, frozenset({SF}))
+    everything = Clearance(Level.SECRET, frozenset({SF, "OTAN"}))
+
+    def caveated(*caveats: str) -> SearchFilter:
+        return SearchFilter(caveats=caveats)
+
+    assert found(ready, everything, caveated(SF), mode, query) == {"sf", "both", "sf-public"}
+    assert found(ready, everything, caveated("OTAN"), mode, query) == {"otan", "both"}
+    assert found(ready, everything, caveated(SF, "OTAN"), mode, query) == {
+        "sf", "otan", "both", "sf-public"
+    }  # fmt: skip
+    # "both" carries SF too, but also OTAN, outside this reader's clearance.
+    assert found(ready, with_sf, caveated(SF), mode, query) == {"sf", "sf-public"}
+    assert found(ready, with_sf, caveated("OTAN"), mode, query) == set()
+    assert found(ready, with_sf, caveated(SF, "OTAN"), mode, query) == {"sf", "sf-public"}
+    assert found(ready, Clearance(Level.SECRET), caveated(SF), mode, query) == set()
+    narrowed = SearchFilter(caveats=(SF,), max_level=Level.NON_PROTEGE)
+    assert found(ready, everything, narrowed, mode, query) == {"sf-public"}
+    assert found(ready, PUBLIC, caveated(SF), mode, query) == set()
+    # A caveat no chunk carries finds nothing; the filter leaves counts alone.
+    assert found(ready, everything, caveated("UE"), mode, query) == set()
+    assert ready.count(with_sf) == 3 and ready.count(everything) == 5
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_document_ids_filter_keeps_those_documents_inside_the_clearance(
+    ready: VectorStore, mode: str
+) -> None:
+    chunks = [make_chunk(f"doc-{d}", i) for d in "abc" for i in range(2)]
+    chunks += [make_chunk("doc-s", 0, Level.SECRET), make_chunk("doc-f", 0, caveats=(SF,))]
+    vecs = vectors(len(chunks))
+    ready.upsert(chunks, vecs)
+    query = vecs[-2]  # nearest to the SECRET document
+    some = SearchFilter(document_ids=("doc-a", "doc-c", "doc-s", "doc-f"))
+
+    assert found(ready, EVERYTHING, some, mode, query) == {"doc-a", "doc-c", "doc-s", "doc-f"}
+    assert found(ready, PUBLIC, some, mode, query) == {"doc-a", "doc-c"}  # never widens
+    hits = ready.search(query, EVERYTHING, limit=20, text="état-major", mode=mode, where=some)
+    assert len(hits) == 6  # every chunk of those documents, and only theirs
+    one = SearchFilter(document_ids=("doc-b",))
+    assert found(ready, EVERYTHING, one, mode, query) == {"doc-b"}
+    assert found(ready, EVERYTHING, one, mode, query) == found(
+        ready, EVERYTHING, SearchFilter(document_id="doc-b"), mode, query
+    )
+    # Combined with the other filters and the document argument: every one applies.
+    with_sf = SearchFilter(document_ids=("doc-a", "doc-f"), caveats=(SF,))
+    assert found(ready, EVERYTHING, with_sf, mode, query) == {"doc-f"}
+    hits = ready.search(
+        query, EVERYTHING, limit=20, document_id="doc-b", text="état-major", mode=mode, where=some
+    )
+    assert hits == []
+    # No restriction when empty; an empty selection (`only_documents`) finds nothing.
+    assert len(found(ready, EVERYTHING, SearchFilter(document_ids=()), mode, query)) == 5
+    assert found(ready, EVERYTHING, SearchFilter().only_documents([]), mode, query) == set()
+    picked = SearchFilter(languages=("fr",)).only_documents(["doc-b", "doc-b"])
+    assert picked.document_ids == ("doc-b",) and not picked.matches_nothing
+    assert found(ready, EVERYTHING, picked, mode, query) == {"doc-b"}
+    # Counts and a document's chunks do not depend on any search filter.
+    assert ready.count(EVERYTHING) == 8 and ready.count(PUBLIC) == 6
+    assert len(ready.document_chunks("doc-a", EVERYTHING)) == 2
+
+
+def test_edge_store_indexes_the_filtered_fields(tmp_path: Path) -> None:
+    with QdrantEdgeStore.open(tmp_path / "edge") as store:
+        store.ensure_collection(DIM)
+        indexed = set(store._shard.info().payload_schema)  # type: ignore[union-attr]
+    assert {"caveats", "document_id", "language", "element_type", "level"} <= indexed
+    with QdrantEdgeStore.open(tmp_path / "edge") as reopened:  # an existing store keeps them
+        reopened.ensure_collection(DIM)
+        assert set(reopened._shard.info().payload_schema) == indexed  # type: ignore[union-attr]
 
 
 def test_dimension_mismatch_raises(ready: VectorStore) -> None:
