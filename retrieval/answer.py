@@ -375,28 +375,31 @@ class Answerer:
             ),
         )
 
-    def ask(self, question: str, clearance: Clearance) -> AnswerStream:
+    def ask(self, question: str, clearance: Clearance, context: str = "") -> AnswerStream:
+        """`context`: the conversation's earlier question, for a follow-up ("and in
+        1916?"): the passages are searched, and the model asked, with both."""
         started = time.perf_counter()
         question = " ".join(question.split())
         answer = Answer(question=question)
         language = detect_language(question, default="en")
+        asked = f"{' '.join(context.split())} — {question}" if context.strip() else question
         if self.searcher.store.count(clearance) == 0:
             answer.answered, answer.refusal = False, "empty archive"
             return AnswerStream(answer, iter([EMPTY_STORE[language]]), started)
 
         retriever = ArchiveRetriever(self.searcher, clearance, top_k=self.top_k)
-        nodes = retriever.retrieve(question)
+        nodes = retriever.retrieve(asked)
         answer.timings["retrieve"] = time.perf_counter() - started
         answer.sources = retriever.last_hits
         if not nodes:
             answer.answered, answer.refusal = False, "no passage"
             return AnswerStream(answer, iter([NO_SOURCES[language]]), started)
-        if self._too_far(question, clearance):
+        if self._too_far(asked, clearance):
             answer.answered, answer.refusal = False, "too far"
             refusal = nearest_documents(answer.sources, language)
             return AnswerStream(answer, iter([refusal]), started)
 
-        response = self._synthesizer.synthesize(question, nodes=nodes)
+        response = self._synthesizer.synthesize(asked, nodes=nodes)
         tokens = response.response_gen  # type: ignore[union-attr]
         return AnswerStream(
             answer,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 
-from ingest.ledger import Ledger
+from ingest.ledger import Ledger, LedgerEntry
 from ingest.pipeline import IngestPipeline
 from retrieval.answer import Answerer
 from retrieval.embedder import Embedder
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # One ingestion batch at a time in this process (the UI serves many browsers).
+        self.ingest_lock = threading.Lock()
 
     @functools.cached_property
     def embedder(self) -> Embedder:
@@ -70,19 +73,29 @@ class Services:
         self.audit.record(user.name, "login", channel=channel)
         return Session(self, user, channel)
 
-    def known_documents(self) -> list:
-        """The ingested documents as the ledger lists them (names, paths, ids): the store
-        decides, under a reader's clearance, which of them exist for that reader."""
-        from retrieval.analysis import DocumentRef
-
+    def ingested_entries(self) -> list[LedgerEntry]:
+        """The ledger's ingested files (names, paths, ids, type, batch). What a reader
+        may see of them is the store's to decide, under the reader's clearance."""
         if not self.settings.ledger_path.exists():
             return []
         ledger = Ledger(self.settings.ledger_path, read_only=True)
         try:
-            ingested = ledger.in_state("ingested")
+            return ledger.in_state("ingested")
         finally:
             ledger.close()
-        return [DocumentRef(e.sha256, e.file_name, e.path) for e in ingested]
+
+    def known_documents(self) -> list:
+        """The ingested documents as the ledger lists them (names, paths, ids)."""
+        from retrieval.analysis import DocumentRef
+
+        return [DocumentRef(e.sha256, e.file_name, e.path) for e in self.ingested_entries()]
+
+    @functools.cached_property
+    def pages(self):
+        """Renders source pages for the UI, with the files' hashes checked (ui.page_image)."""
+        from ui.page_image import PageRenderer
+
+        return PageRenderer()
 
     @functools.cached_property
     def ledger(self) -> Ledger:

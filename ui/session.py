@@ -21,10 +21,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigie.contracts import Chunk, Clearance, Hit
+from vigie.contracts import Chunk, Clearance, Hit, Level
 from vigie.users import Action, User, UserError
 
 if TYPE_CHECKING:
+    from ingest.ledger import Ledger
     from ingest.pipeline import BatchReport
     from retrieval.analysis import DocumentRef, Summary
     from retrieval.answer import Answer, AnswerStream
@@ -99,16 +100,20 @@ class Session:
         self.audit("search", query=query, returned=references(h.chunk for h in hits))
         return hits
 
-    def ask(self, question: str) -> AnswerStream:
+    def ask(self, question: str, context: str = "") -> AnswerStream:
         """The streamed answer; the question and its sources are recorded before the
-        first token, the answer's label and citations when it ends."""
+        first token, the answer's label and citations when it ends. `context`: the
+        conversation's earlier question, when this one follows it up."""
         self.require(Action.ASK)
-        question = clean_text(question, self.services.settings.max_question_chars)
-        stream = self.services.answerer.ask(question, self.clearance)
+        limit = self.services.settings.max_question_chars
+        question = clean_text(question, limit)
+        context = clean_text(context, limit) if context.strip() else ""
+        stream = self.services.answerer.ask(question, self.clearance, context=context)
         answer = stream.answer
         self.audit(
             "question",
             question=question,
+            follows=context,
             sources=references(h.chunk for h in answer.sources),
             sources_label=answer.sources_label if answer.sources else "",
         )
@@ -176,11 +181,57 @@ class Session:
         )
         return ref, chunks, summary
 
+    def page_image(self, document_id: str, page: int, chunk_ids: Sequence[str] = ()) -> bytes:
+        """The page as a PNG, the passages `chunk_ids` highlighted at their coordinates.
+
+        The page is shown only if the store, read under this user's clearance, gives a
+        passage of that document on that page; otherwise the same error as for a
+        document never ingested. The file itself must still hash to what was ingested
+        (`ui.page_image`), so a file replaced at that path is never shown instead.
+        """
+        from retrieval.analysis import DocumentNotFound
+
+        self.require(Action.ASK)
+        chunks = [
+            c
+            for c in self.services.store.document_chunks(document_id, self.clearance)
+            if c.page == page
+        ]
+        if not chunks:
+            raise DocumentNotFound(f"no document or page {document_id[:12]}… p. {page} known")
+        boxes = [c.bbox for c in chunks if c.chunk_id in chunk_ids and c.bbox]
+        first = chunks[0]
+        self.audit("view_page", read=references(chunks[:1]))
+        return self.services.pages.render(
+            first.source_path, first.sha256, page, boxes, text_layer=not first.ocr
+        )
+
+    def similar(self, typed: str, limit: int = 5) -> tuple[DocumentRef, list]:
+        """Documents close to the one `typed` names, within this user's clearance."""
+        from retrieval.similar import similar_documents
+
+        ref, chunks = self.document(typed)
+        found = similar_documents(
+            chunks, self.services.embedder, self.services.store, self.clearance, limit
+        )
+        self.audit(
+            "similar",
+            document_id=ref.document_id,
+            returned=[{"document_id": d.document_id, "level": d.level.label} for d in found],
+        )
+        return ref, found
+
+    def exported(self, answer: Answer, file_format: str) -> None:
+        """Record that an answer left the screen as a file."""
+        self.audit("export", question=answer.question, label=answer.label, format=file_format)
+
     # -- ingestion: operators (and admins) ------------------------------------------------
 
     def ingest(self, paths: Sequence[Path], **options: object) -> BatchReport:
+        """Run one batch; in the UI, batches from several browsers wait for each other."""
         self.require(Action.INGEST)
-        report = self.services.pipeline.run(list(paths), **options)  # type: ignore[arg-type]
+        with self.services.ingest_lock:
+            report = self.services.pipeline.run(list(paths), **options)  # type: ignore[arg-type]
         summary = report.to_dict()
         self.audit(
             "ingest_batch",
@@ -201,3 +252,55 @@ class Session:
         removed = self.services.pipeline.remove(key)
         self.audit("remove", key=key, removed=[e.sha256 for e in removed])
         return removed
+
+    def retry_quarantine(self, progress=None) -> BatchReport:
+        """Read every quarantined file again, from where the ledger says it was."""
+        self.require(Action.INGEST)
+        return self.ingest([], retry_quarantined=True, progress=progress)
+
+    def import_folder(self, typed: str) -> Path:
+        """The server folder `typed` names, if it lies inside one of the import roots
+        (`IMPORT_ROOTS`, links resolved): the UI ingests nothing else."""
+        self.require(Action.INGEST)
+        typed = clean_text(typed, 4096, "folder")
+        roots = [root.resolve() for root in self.services.settings.resolved_import_roots]
+        folder = Path(typed).expanduser().resolve()
+        if not any(folder == root or folder.is_relative_to(root) for root in roots):
+            allowed = ", ".join(str(root) for root in roots)
+            raise UserError(f"{typed} is not inside an import folder ({allowed})")
+        if not folder.is_dir():
+            raise UserError(f"{typed} is not a folder")
+        return folder
+
+    def ledger(self) -> Ledger | None:
+        """The ledger read-only, for the operator's page (states, quarantine, pages to
+        rescan, batches); None before the first batch. The caller closes it."""
+        from ingest.ledger import Ledger
+
+        self.require(Action.INGEST)
+        path = self.services.settings.ledger_path
+        return Ledger(path, read_only=True) if path.exists() else None
+
+    # -- users: admins ---------------------------------------------------------------------
+
+    def add_user(
+        self, name: str, role: str, level: Level, caveats: Sequence[str], password: str
+    ) -> User:
+        self.require(Action.MANAGE_USERS)
+        user = self.services.users.add(name, role, level, caveats, password)
+        self.audit("user_added", user=user.to_dict())
+        return user
+
+    def change_user(self, name: str, **changes: object) -> User:
+        """Change role, level, caveats or active (see `UserStore.set`)."""
+        self.require(Action.MANAGE_USERS)
+        before = self.services.users.get(name)
+        user = self.services.users.set(name, **changes)  # type: ignore[arg-type]
+        self.audit(
+            "user_changed", before=before.to_dict() if before else None, after=user.to_dict()
+        )
+        return user
+
+    def users(self) -> list[User]:
+        self.require(Action.MANAGE_USERS)
+        return self.services.users.list()

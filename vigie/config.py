@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # UI.
     ui_host: str = "127.0.0.1"
     ui_port: int = 8501
+    # Server folders an operator may ingest from the UI (a folder inside one of them).
+    # Empty: HOME/import only. In the environment, a JSON list: '["/srv/arrivee"]'.
+    import_roots: list[Path] = Field(default_factory=list)
 
     network_guard: bool = True
 
@@ -164,6 +167,10 @@ class Settings(BaseSettings):
     @property
     def audit_path(self) -> Path:
         return self.home / "audit.jsonl"
+
+    @property
+    def resolved_import_roots(self) -> list[Path]:
+        return list(self.import_roots) or [self.home / "import"]
 
     def refusal_thresholds(self) -> tuple[float, float] | None:
         """(same language, across languages), or None when refusal on retrieval is off."""

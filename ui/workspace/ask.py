@@ -1,0 +1,161 @@
+"""The analyst's chat: questions, streamed answers whose [n] link to their sources, the
+sources panel, unsupported sentences marked, follow-ups, stop, and export."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import streamlit as st
+
+from retrieval.answer import Answer, cited_numbers
+from retrieval.citations import MARKER, marker_numbers
+from ui.i18n import Texts
+from ui.session import Session
+from ui.workspace.screen import Screen
+from ui.workspace.sources import anchor, source_panel
+from vigie.users import UserError
+
+CONVERSATION = "vigie_conversation"
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: Answer
+    exports: dict[str, bytes] = field(default_factory=dict)
+
+
+def conversation() -> list[Turn]:
+    return st.session_state.setdefault(CONVERSATION, [])
+
+
+def linked(answer: Answer, turn: int) -> str:
+    """The answer as Markdown: each [n] a link to its source's anchor, each sentence no
+    source supports highlighted."""
+    text = answer.text
+    for sentence in answer.unsupported:
+        if sentence and sentence in text:
+            text = text.replace(sentence, f":orange-background[{sentence}]")
+    numbers = {c.number for c in answer.citations}
+
+    def link(match: re.Match[str]) -> str:
+        group = marker_numbers(match.group(1))
+        if not group or not set(group) <= numbers:
+            return match.group(0)
+        spaces = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
+        return spaces + " ".join(f"[\\[{n}\\]](#{anchor(turn, n)})" for n in group)
+
+    text = MARKER.sub(link, text)
+    # Sources the checker attributed by shared words, with no [n] in the text: linked
+    # after it, so that every cited source is one click away.
+    written = set(cited_numbers(answer.text))
+    unwritten = [c.number for c in answer.citations if c.cited and c.number not in written]
+    if unwritten and not answer.refused:
+        text += "\n\n" + " ".join(f"[\\[{n}\\]](#{anchor(turn, n)})" for n in unwritten)
+    return text
+
+
+def show_answer(session: Session, t: Texts, screen: Screen, index: int, turn: Turn) -> None:
+    answer = turn.answer
+    if answer.citations:
+        screen.show_label(answer)
+        st.caption(f"{t('ask.marking')} : {answer.label}")
+    if answer.withdrawn:
+        st.error(t("ask.withdrawn"))
+    elif answer.refused:
+        st.caption(t("ask.refused"))
+    st.markdown(linked(answer, index))
+    if answer.stopped:
+        st.info(t("ask.stopped"))
+    for sentence in answer.unsupported:
+        st.warning(f"{t('ask.unsupported')} : {sentence}")
+    shown = [c for c in answer.citations if c.cited] or answer.citations
+    if shown:
+        st.markdown(f"**{t('ask.sources')} — {answer.label}**")
+        for citation in shown:
+            hit = answer.sources[citation.number - 1]
+            source_panel(
+                session, t, screen, index, citation.number, hit.chunk, citation.quote,
+                citation.score,
+            )  # fmt: skip
+    export_buttons(session, t, index, turn)
+    if answer.timings:
+        timings = ", ".join(f"{k} {t.number(v, 1)} s" for k, v in answer.timings.items())
+        st.caption(f"{t('ask.timings')} : {timings}")
+
+
+def export_buttons(session: Session, t: Texts, index: int, turn: Turn) -> None:
+    from ui.export import answer_markdown, answer_pdf, export_file_name
+
+    if not turn.exports:
+        now = datetime.now().astimezone()
+        who = session.user.name
+        turn.exports["md"] = answer_markdown(
+            turn.answer, user=who, exported_at=now, language=t.language
+        ).encode()
+        turn.exports["pdf"] = answer_pdf(
+            turn.answer, user=who, exported_at=now, language=t.language
+        )
+        turn.exports["md_name"] = export_file_name(turn.answer, now, "md").encode()
+        turn.exports["pdf_name"] = export_file_name(turn.answer, now, "pdf").encode()
+    left, right, _ = st.columns([1, 1, 3])
+    for column, kind, mime, label in (
+        (left, "md", "text/markdown", t("ask.export_md")),
+        (right, "pdf", "application/pdf", t("ask.export_pdf")),
+    ):
+        column.download_button(
+            label,
+            data=turn.exports[kind],
+            file_name=turn.exports[f"{kind}_name"].decode(),
+            mime=mime,
+            key=f"export_{kind}_{index}",
+            on_click=session.exported,
+            args=(turn.answer, kind),
+        )
+
+
+def ask_page(session: Session, t: Texts, screen: Screen) -> None:
+    st.caption(t("ask.caption"))
+    turns = conversation()
+    if turns and st.button(t("ask.new"), key="new_question"):
+        turns.clear()
+        st.session_state.pop("vigie_pages", None)
+    for index, turn in enumerate(turns):
+        with st.chat_message("user"):
+            st.markdown(turn.question)
+        with st.chat_message("assistant"):
+            show_answer(session, t, screen, index, turn)
+    question = st.chat_input(t("ask.input"), key="question")
+    if not question or not question.strip():
+        return
+    with st.chat_message("user"):
+        st.markdown(question)
+    context = turns[-1].question if turns else ""
+    with st.chat_message("assistant"):
+        try:
+            with st.spinner(t("ask.searching")):
+                stream = session.ask(question, context=context)
+        except UserError as exc:
+            st.error(str(exc))
+            return
+        answer = stream.answer
+        if answer.sources:
+            screen.show_sources(answer)
+            st.caption(f"{t('ask.marking')} : {answer.sources_label}")
+        turns.append(Turn(answer.question, answer))  # kept even if the reader stops it
+        st.button(t("ask.stop"), key="stop_answer")
+        box = st.empty()
+        text = ""
+        tokens = iter(stream)
+        try:
+            for piece in tokens:
+                text += piece
+                box.markdown(text + " ▌")
+        finally:
+            # Pressing stop makes Streamlit leave this run: closing the stream stops the
+            # model's generation and records the answer as cancelled.
+            tokens.close()
+        box.empty()
+    st.rerun()  # draw the finished turn with its links, sources and exports

@@ -1,0 +1,114 @@
+"""The operator's page: start a batch from a server folder (inside the import roots) with
+live progress; the quarantine with reasons and a retry; pages to rescan; batches;
+ledger totals."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ingest.ledger import Ledger
+from ingest.pipeline import BatchReport, collect_files
+from ui.i18n import Texts
+from ui.session import Session
+from ui.workspace.screen import Screen
+from vigie.contracts import FileOutcome, Level
+from vigie.users import UserError
+
+
+def ingestion_page(session: Session, t: Texts, screen: Screen) -> None:
+    st.caption(t("ingest.caption"))
+    start_batch(session, t)
+    ledger = session.ledger()
+    if ledger is None:
+        st.info(t("ingest.empty"))
+        return
+    try:
+        ledger_view(session, t, ledger)
+    finally:
+        ledger.close()
+
+
+def ledger_view(session: Session, t: Texts, ledger: Ledger) -> None:
+    summary = ledger.summary()
+    if not summary:
+        st.info(t("ingest.empty"))
+        return
+    st.subheader(t("ingest.totals"))
+    st.table(
+        [
+            {t("ingest.state"): state}
+            | {t(f"ingest.{k}"): t.number(v) for k, v in values.items() if k in COLUMNS}
+            for state, values in sorted(summary.items())
+        ]
+    )
+    quarantine(session, t, ledger.in_state("quarantined"))
+    rescans = [e for e in ledger.in_state("ingested") if e.rescan_pages]
+    if rescans:
+        st.subheader(t("ingest.rescan"))
+        st.table(
+            [{t("ingest.file"): e.path, t("ingest.pages"): ", ".join(map(str, e.rescan_pages))}
+             for e in rescans]
+        )  # fmt: skip
+    batches = ledger.batches()
+    if batches:
+        st.subheader(t("ingest.batches"))
+        shown = batches[:20]
+        st.table([{t("search.batch"): batch, t("ingest.files"): t.number(n)} for batch, n in shown])
+
+
+COLUMNS = ("files", "pages", "chunks")
+
+
+def start_batch(session: Session, t: Texts) -> None:
+    roots = ", ".join(str(r) for r in session.services.settings.resolved_import_roots)
+    with st.form("ingest_form"):
+        folder = st.text_input(t("ingest.folder"), key="ingest_folder", help=roots)
+        st.caption(f"{t('ingest.roots')} : {roots}")
+        level = st.selectbox(
+            t("ingest.level"), [None, *Level], key="ingest_level",
+            format_func=lambda v: t("ingest.level_none") if v is None else v.label,
+        )  # fmt: skip
+        started = st.form_submit_button(t("ingest.start"), type="primary")
+    if not (started and folder.strip()):
+        return
+    try:
+        path = session.import_folder(folder)
+    except UserError as exc:
+        st.error(str(exc))
+        return
+    files, _, _ = collect_files([path], exclude=session.services.settings.home)
+    bar = st.progress(0.0, text=t("ingest.running", path=path))
+    done: list[FileOutcome] = []
+
+    def progress(outcome: FileOutcome) -> None:
+        done.append(outcome)
+        share = min(1.0, len(done) / max(1, len(files)))
+        bar.progress(share, text=f"{len(done)} / {len(files)} — {outcome.path} : {outcome.state}")
+
+    report = session.ingest([path], level=level, progress=progress)
+    bar.progress(1.0, text=t("ingest.done", batch=report.batch))
+    show_report(t, report)
+
+
+def show_report(t: Texts, report: BatchReport) -> None:
+    totals = report.to_dict()["totals"]
+    st.success(
+        f"{t('ingest.done', batch=report.batch)} : "
+        + ", ".join(f"{k} {t.number(v)}" for k, v in totals.items() if v)
+    )
+    if report.stopped:
+        st.error(report.stopped)
+    for outcome in report.outcomes:
+        if outcome.state in ("quarantined", "refused"):
+            st.warning(f"{outcome.path} — {outcome.state} : {outcome.reason}")
+
+
+def quarantine(session: Session, t: Texts, entries: list) -> None:
+    if not entries:
+        return
+    st.subheader(t("ingest.quarantine"))
+    st.table([{t("ingest.file"): e.path, t("ingest.reason"): e.reason} for e in entries])
+    if st.button(t("ingest.retry"), key="retry_quarantine"):
+        with st.spinner(t("ingest.running", path=t("ingest.quarantine"))):
+            report = session.retry_quarantine()
+        show_report(t, report)

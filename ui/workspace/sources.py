@@ -1,0 +1,83 @@
+"""A source as the reader checks it: document, page, level, the quoted passage, and the
+page itself with the passage highlighted (rendered from the file on the server)."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+import streamlit as st
+
+from ui.i18n import Texts
+from ui.session import Session
+from ui.workspace.screen import Screen
+from vigie.contracts import Chunk
+from vigie.users import UserError
+
+log = logging.getLogger(__name__)
+
+
+def anchor(turn: int, number: int) -> str:
+    return f"source-{turn}-{number}"
+
+
+def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | None:
+    """The page of `chunk` as PNG (highlighted), kept for the browser session; None
+    when it cannot be shown (the reason is logged and shown by the caller)."""
+    key = (chunk.document_id, chunk.page, chunk.chunk_id if highlight else "")
+    cache = st.session_state.setdefault("vigie_pages", {})
+    if key not in cache:
+        from ui.page_image import PageUnavailable
+
+        try:
+            ids = [chunk.chunk_id] if highlight else []
+            cache[key] = session.page_image(chunk.document_id, chunk.page, ids)
+        except (PageUnavailable, UserError, ValueError) as exc:
+            log.info("page %s of %s not shown: %s", chunk.page, chunk.file_name, exc)
+            cache[key] = str(exc)
+        if len(cache) > 48:  # keep the session's memory bounded
+            cache.pop(next(iter(cache)))
+    value = cache[key]
+    return value if isinstance(value, bytes) else None
+
+
+def show_page(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
+    png = page_png(session, chunk, highlight)
+    if png is None:
+        reason = st.session_state["vigie_pages"][
+            (chunk.document_id, chunk.page, chunk.chunk_id if highlight else "")
+        ]
+        st.caption(f"{t('source.unavailable')} : {reason}")
+        return
+    st.image(png, caption=t("source.image", page=chunk.page, document=chunk.file_name))
+
+
+def source_panel(
+    session: Session,
+    t: Texts,
+    screen: Screen,
+    turn: int,
+    number: int,
+    chunk: Chunk,
+    quote: str,
+    score: float,
+) -> None:
+    """One numbered source: an anchor the answer's [n] links to, then an expander."""
+    screen.show(chunk.level, chunk.caveats)
+    st.markdown(f"<div id='{anchor(turn, number)}'></div>", unsafe_allow_html=True)
+    marking = " ".join([chunk.level.label, *chunk.caveats])
+    title = f"[{number}] {chunk.file_name} — {t('source.page')} {chunk.page} — {marking}"
+    with st.expander(title):
+        text_column, page_column = st.columns([2, 3])
+        with text_column:
+            if quote:
+                st.markdown(f"**{t('source.quote')}**")
+                st.markdown(
+                    f"<blockquote class='vigie-quote'>{html.escape(quote)}</blockquote>",
+                    unsafe_allow_html=True,
+                )
+            st.markdown(f"**{t('source.passage')}**")
+            st.text(chunk.text)
+            st.caption(f"{t('source.score')} {t.number(score, 3)}")
+        with page_column:
+            show_page(session, t, chunk)
