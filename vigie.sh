@@ -29,7 +29,7 @@ demo)
     exec "$VENV/bin/vigie" ui "${@:2}"
     ;;
 test)
-    scripts/setup.sh
+    scripts/setup.sh --test
     "$VENV/bin/ruff" check .
     exec "$VENV/bin/python" -m pytest "${@:2}"
     ;;

@@ -226,9 +226,15 @@ class AnswerStream:
         self._embedder = embedder
         self._time_limit = time_limit
         self._cancelled = False
+        self._finished = False
         # Called with the finished answer (checked, cited) when the stream ends: the
         # audit trail records the answer's label there.
         self.on_done: list[Callable[[Answer], None]] = []
+
+    @property
+    def finished(self) -> bool:
+        """True once the answer is complete, stopped or abandoned (and `on_done` told)."""
+        return self._finished
 
     def cancel(self) -> None:
         """Stop after the token being handed out now."""
@@ -266,6 +272,16 @@ class AnswerStream:
             self.answer.stopped = "cancelled"
         self._finish(check=True)
 
+    def abandon(self) -> None:
+        """The reader left before the answer ended, perhaps before its first token (the
+        UI's stop button pressed while the model read its sources): stop the model and
+        record the answer as cancelled. Nothing happens to a finished answer."""
+        if self._finished:
+            return
+        self.answer.stopped = self.answer.stopped or "cancelled"
+        self._close_tokens()
+        self._finish(check=False)
+
     def _close_tokens(self) -> None:
         close = getattr(self._tokens, "close", None)
         if close is not None:
@@ -273,6 +289,7 @@ class AnswerStream:
 
     def _finish(self, check: bool) -> None:
         """Check and cite the answer (unless the reader has gone), then tell `on_done`."""
+        self._finished = True
         self.answer.text = self.answer.text.strip()
         if check and self.answer.sources and self.answer.answered:
             checking = time.perf_counter()

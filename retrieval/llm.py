@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,9 @@ class LocalLLM:
             )
         self.path = path
         self.context = context
+        # One generation at a time: the UI serves several browsers from one model, and a
+        # llama.cpp context cannot run two generations at once. Held for a whole stream.
+        self._busy = threading.RLock()
         self._llama = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=context,
@@ -122,14 +126,15 @@ class LocalLLM:
         """Yield the answer's text as the model produces it."""
         if not self.takes_system:
             messages = fold_system(messages)
-        stream = self._llama.create_chat_completion(
-            messages=messages,  # type: ignore[arg-type]
-            max_tokens=max_tokens,
-            temperature=temperature,
-            stream=True,
-        )
-        for part in stream:
-            delta = part["choices"][0].get("delta", {})  # type: ignore[index]
-            text = delta.get("content")
-            if text:
-                yield text
+        with self._busy:  # released when the stream ends or is closed
+            stream = self._llama.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stream=True,
+            )
+            for part in stream:
+                delta = part["choices"][0].get("delta", {})  # type: ignore[index]
+                text = delta.get("content")
+                if text:
+                    yield text

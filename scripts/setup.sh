@@ -8,6 +8,8 @@
 #   VIGIE_VENV        virtual environment folder (default: .venv)
 #   VIGIE_WHEELHOUSE  where the compiled llama-cpp-python wheel is kept (default: .cache/wheelhouse)
 #   VIGIE_HOME        Vigie's data folder (default: .vigie); models go to $VIGIE_HOME/models
+#
+# Usage: scripts/setup.sh [--test]   (--test: with what the tests need, chromium)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,10 +19,15 @@ VENV="${VIGIE_VENV:-$ROOT/.venv}"
 WHEELHOUSE="${VIGIE_WHEELHOUSE:-$ROOT/.cache/wheelhouse}"
 LLAMA_CPP_VERSION="0.3.36"
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng poppler-utils)
+# --test: also Debian's chromium, which the browser tests drive (never a browser download).
+if [ "${1:-}" = "--test" ]; then
+    APT_PACKAGES+=(chromium)
+fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# 1. System packages: Tesseract (French + English) and poppler-utils from Debian.
+# 1. System packages: Tesseract (French + English) and poppler-utils from Debian
+#    (and chromium, for the tests).
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -78,3 +78,26 @@ def test_an_answer_the_reader_abandons_stops_the_model_and_is_recorded(
     # The model's generator was closed too: a new question runs at once, from its start.
     again = Answerer(searcher, llm, top_k=2, max_tokens=8).ask(QUESTION, READER).consume()
     assert again.text and again.stopped == ""
+
+
+def test_an_answer_abandoned_before_its_first_token_is_recorded_once(
+    searcher: Searcher, llm: LocalLLM
+) -> None:
+    """The stop button pressed while the model reads its sources: the page's run ends
+    before the stream is ever read. `abandon()` records it; a finished one is left be."""
+    stream = Answerer(searcher, llm, top_k=2, max_tokens=200).ask(QUESTION, READER)
+    finished = []
+    stream.on_done.append(finished.append)
+    tokens = iter(stream)
+    tokens.close()  # never started: closing it runs nothing
+    assert finished == []
+    stream.abandon()
+    stream.abandon()
+    answer = stream.answer
+    assert finished == [answer] and answer.stopped == "cancelled" and answer.text == ""
+    done = Answerer(searcher, llm, top_k=2, max_tokens=8).ask(QUESTION, READER)
+    calls = []
+    done.on_done.append(calls.append)
+    done.consume()
+    done.abandon()
+    assert len(calls) == 1 and done.answer.stopped == ""

@@ -4,12 +4,13 @@ sources panel, unsupported sentences marked, follow-ups, stop, and export."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import streamlit as st
 
-from retrieval.answer import Answer, cited_numbers
+from retrieval.answer import Answer, AnswerStream, cited_numbers
 from retrieval.citations import MARKER, marker_numbers
 from ui.i18n import Texts
 from ui.session import Session
@@ -18,13 +19,29 @@ from ui.workspace.sources import anchor, source_panel
 from vigie.users import UserError
 
 CONVERSATION = "vigie_conversation"
+STOP_WAIT = 300.0  # seconds to wait for a stopped answer's run to let go of the model
 
 
 @dataclass
 class Turn:
     question: str
     answer: Answer
+    stream: AnswerStream | None = None
     exports: dict[str, bytes] = field(default_factory=dict)
+
+
+def wait_for_stop(t: Texts, turn: Turn) -> None:
+    """The stop button was pressed: Streamlit runs the page again at once, while the
+    run that streams the answer is still inside the model. That run stops at the
+    model's next word (`AnswerStream.cancel`); wait for it, to show what was said."""
+    stream = turn.stream
+    if stream is None or stream.finished:
+        return
+    stream.cancel()
+    with st.spinner(t("ask.stopping")):
+        deadline = time.monotonic() + STOP_WAIT
+        while not stream.finished and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def conversation() -> list[Turn]:
@@ -119,6 +136,8 @@ def export_buttons(session: Session, t: Texts, index: int, turn: Turn) -> None:
 def ask_page(session: Session, t: Texts, screen: Screen) -> None:
     st.caption(t("ask.caption"))
     turns = conversation()
+    if turns:
+        wait_for_stop(t, turns[-1])
     if turns and st.button(t("ask.new"), key="new_question"):
         turns.clear()
         st.session_state.pop("vigie_pages", None)
@@ -144,8 +163,8 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
         if answer.sources:
             screen.show_sources(answer)
             st.caption(f"{t('ask.marking')} : {answer.sources_label}")
-        turns.append(Turn(answer.question, answer))  # kept even if the reader stops it
-        st.button(t("ask.stop"), key="stop_answer")
+        turns.append(Turn(answer.question, answer, stream))  # kept if the reader stops it
+        st.button(t("ask.stop"), key="stop_answer", on_click=stream.cancel)
         box = st.empty()
         text = ""
         tokens = iter(stream)
@@ -154,8 +173,9 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
                 text += piece
                 box.markdown(text + " ▌")
         finally:
-            # Pressing stop makes Streamlit leave this run: closing the stream stops the
-            # model's generation and records the answer as cancelled.
+            # Pressing stop makes Streamlit leave this run, between two tokens or before
+            # the first: the model stops and the answer is recorded as cancelled.
             tokens.close()
+            stream.abandon()
         box.empty()
     st.rerun()  # draw the finished turn with its links, sources and exports

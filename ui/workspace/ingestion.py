@@ -36,7 +36,7 @@ def ledger_view(session: Session, t: Texts, ledger: Ledger) -> None:
     st.subheader(t("ingest.totals"))
     st.table(
         [
-            {t("ingest.state"): state}
+            {t("ingest.state"): t(f"state.{state}")}
             | {t(f"ingest.{k}"): t.number(v) for k, v in values.items() if k in COLUMNS}
             for state, values in sorted(summary.items())
         ]
@@ -62,7 +62,7 @@ COLUMNS = ("files", "pages", "chunks")
 def start_batch(session: Session, t: Texts) -> None:
     roots = ", ".join(str(r) for r in session.services.settings.resolved_import_roots)
     with st.form("ingest_form"):
-        folder = st.text_input(t("ingest.folder"), key="ingest_folder", help=roots)
+        folder = st.text_input(t("ingest.folder"), key="ingest_folder")
         st.caption(f"{t('ingest.roots')} : {roots}")
         level = st.selectbox(
             t("ingest.level"), [None, *Level], key="ingest_level",
@@ -94,13 +94,13 @@ def show_report(t: Texts, report: BatchReport) -> None:
     totals = report.to_dict()["totals"]
     st.success(
         f"{t('ingest.done', batch=report.batch)} : "
-        + ", ".join(f"{k} {t.number(v)}" for k, v in totals.items() if v)
+        + ", ".join(f"{t(f'state.{k}')} {t.number(v)}" for k, v in totals.items() if v)
     )
     if report.stopped:
         st.error(report.stopped)
     for outcome in report.outcomes:
         if outcome.state in ("quarantined", "refused"):
-            st.warning(f"{outcome.path} — {outcome.state} : {outcome.reason}")
+            st.warning(f"{outcome.path} — {t(f'state.{outcome.state}')} : {outcome.reason}")
 
 
 def quarantine(session: Session, t: Texts, entries: list) -> None:

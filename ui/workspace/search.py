@@ -76,15 +76,16 @@ def filters_form(session: Session, t: Texts) -> Submitted | None:
                 format_func=lambda level: level.label, key="search_level",
             )  # fmt: skip
             caveats = left.multiselect(
-                t("search.caveats"), sorted(user.caveats), key="search_caveats"
-            )
+                t("search.caveats"), sorted(user.caveats), key="search_caveats",
+                placeholder=t("choose"),
+            )  # fmt: skip
             languages = middle.multiselect(
                 t("search.languages"), ["fr", "en"], format_func=lambda c: t(f"lang.{c}"),
-                key="search_languages",
+                key="search_languages", placeholder=t("choose"),
             )  # fmt: skip
             types = middle.multiselect(
                 t("search.doc_type"), list(DOC_TYPES), format_func=lambda k: t(f"type.{k}"),
-                key="search_types",
+                key="search_types", placeholder=t("choose"),
             )  # fmt: skip
             batch = middle.selectbox(
                 t("search.batch"), ["", *batches], format_func=lambda b: b or t("any"),
