@@ -804,8 +804,7 @@ def users_add(
     try:
         level = Level.parse(clearance)
         password = _read_secret(f"New password for {name}: ", None)
-        user = services.users.add(name, role, level, _caveats(caveat), password)
-        session.audit("user_added", user=user.to_dict())
+        user = session.add_user(name, role, level, _caveats(caveat), password)
     except (UserError, ValueError) as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -850,16 +849,12 @@ def users_set(
 
     services, session = _admin()
     try:
-        before = services.users.get(name.strip().lower())
-        user = services.users.set(
+        user = session.change_user(
             name,
             role=role,
             level=Level.parse(clearance) if clearance else None,
             caveats=[] if no_caveats else (_caveats(caveat) if caveat else None),
             active=True if enable else None,
-        )
-        session.audit(
-            "user_changed", before=before.to_dict() if before else None, after=user.to_dict()
         )
     except (UserError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -876,8 +871,7 @@ def users_disable(name: Annotated[str, typer.Argument(help="The user to disable.
 
     services, session = _admin()
     try:
-        user = services.users.disable(name)
-        session.audit("user_changed", after=user.to_dict())
+        user = session.change_user(name, active=False)
     except UserError as exc:
         raise _fail(str(exc)) from None
     finally:

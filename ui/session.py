@@ -294,6 +294,7 @@ class Session:
     def change_user(self, name: str, **changes: object) -> User:
         """Change role, level, caveats or active (see `UserStore.set`)."""
         self.require(Action.MANAGE_USERS)
+        name = name.strip().lower()
         before = self.services.users.get(name)
         user = self.services.users.set(name, **changes)  # type: ignore[arg-type]
         self.audit(
