@@ -309,13 +309,16 @@ class IngestPipeline:
         retry_quarantined: bool = False,
         progress: Callable[[FileOutcome], None] | None = None,
         show_bar: bool | None = None,
+        retry_all: bool = True,
     ) -> BatchReport:
+        """Ingest `paths`. `retry_quarantined`: read quarantined files again, those among
+        `paths` and, with `retry_all`, every other one the ledger knows."""
         started = time.perf_counter()
         report = BatchReport(batch=self.new_batch_id())
         self.store.ensure_collection(self.embedder.dimension, self.embedder.identity)
         report.recovered = self.recover()
         files, problems, report.ignored = collect_files(paths, exclude=self.settings.home)
-        if retry_quarantined:
+        if retry_quarantined and retry_all:
             known = set(files)
             for entry in self.ledger.in_state("quarantined"):
                 path = Path(entry.path)

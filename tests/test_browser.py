@@ -396,12 +396,19 @@ def test_an_operator_runs_a_small_ingestion_and_sees_the_quarantine(
     main(page).get_by_label("Dossier sur le serveur").fill(str(import_root / "lot-navigateur"))
     page.get_by_role("button", name="Lancer l'ingestion").click()
     main(page).get_by_text("terminé :").wait_for(timeout=600_000)
-    page.get_by_role("button", name="Réessayer").wait_for(timeout=60_000)
+    retry = page.get_by_role("button", name="Réessayer", exact=True)
+    retry.wait_for(timeout=60_000)
     wait_until_idle(page)
     assert main(page).locator('[data-testid="stProgress"]').count() == 1
     body = main(page).inner_text()
-    assert "abime.pdf" in body and "Quarantaine" in body and "Réessayer" in body
+    assert "abime.pdf" in body and "Quarantaine" in body and "corrupt PDF" in body
     shoot(page, "08-ingestion")
+    retry.click()  # the broken file alone, read again: still quarantined, and said so
+    report = main(page).get_by_text("terminé : en quarantaine 1")
+    report.wait_for(timeout=120_000)
+    wait_until_idle(page)
+    assert main(page).get_by_text("abime.pdf — en quarantaine :").count() == 1
+    shoot(page, "08b-ingestion-retry")
 
 
 def test_an_admin_manages_users_verifies_the_audit_trail_and_switches_to_english(

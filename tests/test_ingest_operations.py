@@ -72,10 +72,23 @@ def test_a_quarantined_file_is_retried_only_when_asked(services: Services, tmp_p
     assert [o.state for o in second.outcomes] == ["quarantined"]
     assert second.outcomes[0].reason.startswith("still quarantined: image too large")
 
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n%broken\n")
+    broken = services.pipeline.run([folder / "broken.pdf"])
+    assert [o.state for o in broken.outcomes] == ["quarantined"]
+    # One file retried alone (the UI's per-file button): the other stays as it was.
+    alone = services.pipeline.run(
+        [folder / "broken.pdf"], retry_quarantined=True, retry_all=False
+    )
+    assert [(Path(o.path).name, o.state) for o in alone.outcomes] == [
+        ("broken.pdf", "quarantined")
+    ]
+    assert services.ledger.totals() == {"quarantined": 2}
+    (folder / "broken.pdf").unlink()
+
     third = services.pipeline.run([], retry_quarantined=True)
     assert [(Path(o.path).name, o.state) for o in third.outcomes] == [("scan.png", "ingested")]
     assert third.outcomes[0].ocr_pages == 1
-    assert services.ledger.totals() == {"ingested": 1}
+    assert services.ledger.totals() == {"ingested": 1, "quarantined": 1}
 
 
 def test_status_and_remove_through_the_cli(tmp_path: Path, models_dir: Path) -> None:

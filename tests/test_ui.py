@@ -334,12 +334,20 @@ def test_the_operator_ingests_a_server_folder_and_sees_the_quarantine(
     assert "Quarantaine" in page and "broken.pdf" in page
     assert at.button(key="retry_quarantine")
     ledger = Ledger(ui_home / "ledger.sqlite3", read_only=True)
-    states = {Path(e.path).name: e.state for e in ledger.in_batch(ledger.batches()[0][0])}
+    batch = ledger.in_batch(ledger.batches()[0][0])
     ledger.close()
+    states = {Path(e.path).name: e.state for e in batch}
     assert states == {"note-ui.pdf": "ingested", "broken.pdf": "quarantined"}
-    at.button(key="retry_quarantine").click().run()
+    broken = next(e for e in batch if e.state == "quarantined")
+    at.button(key=f"retry_{broken.sha256[:16]}").click().run()  # this file alone
     assert not at.exception
     assert any("broken.pdf" in w.value for w in at.warning)  # still broken, said again
+    records = AuditTrail(ui_home / "audit.jsonl").records()
+    retried = [r for r in records if r.action == "ingest_batch"]
+    assert retried[-1].details["paths"] == [broken.path]
+    at.button(key="retry_quarantine").click().run()
+    assert not at.exception
+    assert any("broken.pdf" in w.value for w in at.warning)
 
 
 def test_the_admin_adds_changes_and_disables_a_user(app_env: None, ui_home: Path) -> None:

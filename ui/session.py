@@ -258,6 +258,17 @@ class Session:
         self.require(Action.INGEST)
         return self.ingest([], retry_quarantined=True, progress=progress)
 
+    def retry_file(self, sha256: str) -> BatchReport:
+        """Read one quarantined file again, from where the ledger says it was."""
+        self.require(Action.INGEST)
+        ledger = self.ledger()
+        entry = ledger.get(sha256) if ledger is not None else None
+        if ledger is not None:
+            ledger.close()
+        if entry is None or entry.state != "quarantined":
+            raise UserError("no quarantined file with that fingerprint")
+        return self.ingest([Path(entry.path)], retry_quarantined=True, retry_all=False)
+
     def import_folder(self, typed: str) -> Path:
         """The server folder `typed` names, if it lies inside one of the import roots
         (`IMPORT_ROOTS`, links resolved): the UI ingests nothing else."""

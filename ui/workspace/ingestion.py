@@ -107,8 +107,19 @@ def quarantine(session: Session, t: Texts, entries: list) -> None:
     if not entries:
         return
     st.subheader(t("ingest.quarantine"))
-    st.table([{t("ingest.file"): e.path, t("ingest.reason"): e.reason} for e in entries])
-    if st.button(t("ingest.retry"), key="retry_quarantine"):
+    retried = None
+    for entry in entries:
+        name, reason, button = st.columns([3, 5, 1])
+        name.markdown(f"`{entry.path}`")
+        reason.caption(entry.reason)
+        if button.button(t("ingest.retry"), key=f"retry_{entry.sha256[:16]}"):
+            retried = entry
+    if st.button(t("ingest.retry_all"), key="retry_quarantine"):
         with st.spinner(t("ingest.running", path=t("ingest.quarantine"))):
-            report = session.retry_quarantine()
-        show_report(t, report)
+            show_report(t, session.retry_quarantine())
+    elif retried is not None:
+        with st.spinner(t("ingest.running", path=retried.path)):
+            try:
+                show_report(t, session.retry_file(retried.sha256))
+            except UserError as exc:
+                st.error(str(exc))
