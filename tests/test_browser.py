@@ -181,6 +181,7 @@ def open_page(
             viewport={"width": 1400, "height": 1000}, locale="fr-FR", accept_downloads=True
         )
         context.route("**/*", guard)
+        context.set_default_timeout(120_000)  # a loaded CI machine draws pages slowly
         contexts.append(context)
         page = context.new_page()
         page.on(
@@ -216,20 +217,40 @@ def sign_in(page: Page, name: str, password: str) -> None:
     page.locator(".vigie-banner-top").wait_for(timeout=60_000)
 
 
+PAGE_CAPTIONS = {
+    "Recherche": "Recherche hybride sans génération",
+    "Utilisateurs": "Utilisateurs : ajout",
+    "Audit": "Journal d'audit",
+}
+
+
 def go_to(page: Page, label: str) -> None:
+    """Open a page from the sidebar and wait until it is drawn (its caption shows)."""
     page.locator('[data-testid="stSidebar"]').get_by_text(label, exact=True).click()
+    page.get_by_text(PAGE_CAPTIONS[label]).first.wait_for()
     wait_until_idle(page)
 
 
 def banner_levels(page: Page) -> list[int]:
-    levels = page.locator(".vigie-banner").evaluate_all("els => els.map(e => e.dataset.level)")
+    """The banners' levels, top first, once the page holds exactly its two banners (while
+    Streamlit redraws, a banner of the run before may linger for a moment)."""
+    banners = page.locator(".vigie-banner")
+    deadline = time.monotonic() + 30
+    while banners.count() != 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    levels = banners.evaluate_all("els => els.map(e => e.dataset.level)")
     return [int(level) for level in levels]
 
 
 def wait_until_idle(page: Page, timeout: float = 600) -> None:
-    """Until the script run ends (Streamlit's status widget disappears)."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout * 1000)
+    """Until the script run ends: Streamlit's status widget hidden, and still hidden a
+    moment later (it shows only once a run has lasted a little while)."""
+    status = page.locator('[data-testid="stStatusWidget"]')
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        quiet = quiet + 1 if not status.is_visible() else 0
 
 
 def ask(page: Page, question: str) -> list[str]:
