@@ -169,10 +169,16 @@ class Answer:
         return not self.answered
 
     @property
+    def shown_citations(self) -> list[Citation]:
+        """What the answer shows as its sources: those it cites, or every source given
+        when it cites none."""
+        return [c for c in self.citations if c.cited] or list(self.citations)
+
+    @property
     def label(self) -> str:
-        """The highest level and every caveat of what the answer shows (cited sources,
-        or every source given when none is cited); shown before the answer."""
-        shown = [c for c in self.citations if c.cited] or self.citations
+        """The highest level and every caveat of what the answer shows
+        (`shown_citations`); shown before the answer."""
+        shown = self.shown_citations
         return answer_label([c.level for c in shown], [c.caveats for c in shown])
 
     @property

@@ -12,7 +12,6 @@ import io
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from tests.conftest import (
     run_vigie,
 )
 from tests.pdfmaker import make_text_pdf
+from tests.test_ui_server import free_port
 from vigie.audit import AuditTrail
 from vigie.contracts import Level
 
@@ -106,12 +106,6 @@ def browser_home(
     add_user(home, READER, "analyst", Level.NON_PROTEGE, (), READER_PASSWORD)
     add_user(home, OPERATOR, "operator", Level.NON_PROTEGE, (), OPERATOR_PASSWORD)
     return home
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from ui.workspace.ingestion import ingestion_page  # noqa: E402
 from ui.workspace.screen import Screen  # noqa: E402
 from ui.workspace.search import search_page  # noqa: E402
 from vigie.config import Settings, load_settings  # noqa: E402
+from vigie.contracts import marking  # noqa: E402
 from vigie.users import Action, UserError  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -130,7 +131,7 @@ def login_form(services, t: Texts) -> None:
 
 def header(session: Session, t: Texts) -> None:
     user = session.user
-    clearance = " ".join([user.level.label, *sorted(user.caveats)])
+    clearance = marking(user.level, user.caveats)
     left, right = st.columns([3, 2])
     left.markdown(f"### {t('title')}")
     right.markdown(

@@ -97,14 +97,9 @@ def _lang(language: str) -> str:
     return "fr" if language == "fr" else "en"
 
 
-def shown_citations(answer: Answer) -> list[Citation]:
-    """The citations the answer shows: those it cites, or every source given when none."""
-    return [c for c in answer.citations if c.cited] or list(answer.citations)
-
-
 def answer_level(answer: Answer) -> Level:
     """The highest level among the answer's shown citations (NON PROTÉGÉ when none)."""
-    return max((c.level for c in shown_citations(answer)), default=Level.NON_PROTEGE)
+    return max((c.level for c in answer.shown_citations), default=Level.NON_PROTEGE)
 
 
 def format_when(exported_at: datetime, language: str = "fr") -> str:
@@ -155,7 +150,7 @@ def _blocks(answer: Answer, user: str, exported_at: datetime, language: str) -> 
         blocks.append(_Block("heading", words["unsupported"]))
         blocks.append(_Block("note", words["unsupported note"]))
         blocks.extend(_Block("item", " ".join(s.split())) for s in answer.unsupported)
-    shown = shown_citations(answer)
+    shown = answer.shown_citations
     if shown:
         cited = any(c.cited for c in shown)
         blocks.append(_Block("heading", words["sources" if cited else "sources given"]))

@@ -7,6 +7,7 @@ search hit, a citation, a user's clearance) is defined here, once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum
@@ -246,11 +247,15 @@ class Citation:
         }
 
 
+def marking(level: Level, caveats: Iterable[str] = ()) -> str:
+    """A level and its caveats as written on a banner: 'SECRET SPÉCIAL FRANCE'."""
+    return " ".join([level.label, *sorted(set(caveats))])
+
+
 def answer_label(levels: list[Level], caveats: list[tuple[str, ...]]) -> str:
     """The marking an answer carries: its sources' highest level and all their caveats."""
     highest = max(levels, default=Level.NON_PROTEGE)
-    every = sorted({caveat for group in caveats for caveat in group})
-    return " ".join([highest.label, *every])
+    return marking(highest, (caveat for group in caveats for caveat in group))
 
 
 @dataclass

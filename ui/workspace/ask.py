@@ -88,7 +88,7 @@ def show_answer(session: Session, t: Texts, screen: Screen, index: int, turn: Tu
         st.info(t("ask.stopped"))
     for sentence in answer.unsupported:
         st.warning(f"{t('ask.unsupported')} : {sentence}")
-    shown = [c for c in answer.citations if c.cited] or answer.citations
+    shown = answer.shown_citations
     if shown:
         st.markdown(f"**{t('ask.sources')} — {answer.label}**")
         for citation in shown:

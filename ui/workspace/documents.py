@@ -13,7 +13,7 @@ from ui.session import Session, references
 from ui.workspace.screen import Screen
 from ui.workspace.search import open_document
 from ui.workspace.sources import show_page
-from vigie.contracts import Chunk
+from vigie.contracts import Chunk, marking
 from vigie.users import UserError
 
 PAGES_SHOWN = 5  # pages drawn at once; the reader moves through the rest
@@ -65,10 +65,10 @@ def aids(session: Session, t: Texts, document_id: str) -> None:
         if not found:
             st.info(t("doc.similar_none"))
         for rank, other in enumerate(found, start=1):
-            marking = " ".join([other.level.label, *other.caveats])
+            label = marking(other.level, other.caveats)
             left, right = st.columns([4, 1])
             left.markdown(
-                f"{rank}. **{other.file_name}** — {t('source.page')} {other.page} — `{marking}` "
+                f"{rank}. **{other.file_name}** — {t('source.page')} {other.page} — `{label}` "
                 f"— {t('source.score')} {t.number(other.score, 3)}"
             )
             right.button(

@@ -13,7 +13,7 @@ import html
 import streamlit as st
 
 from ui.banner import BANNER_COLOURS
-from vigie.contracts import Level
+from vigie.contracts import Level, marking
 
 
 def banner_html(level: Level, where: str, marking: str = "") -> str:
@@ -37,7 +37,7 @@ class Screen:
 
     @property
     def marking(self) -> str:
-        return " ".join([self.highest.label, *sorted(self.caveats)])
+        return marking(self.highest, self.caveats)
 
     def show(self, level: Level, caveats: tuple[str, ...] | list[str] = ()) -> None:
         """Something of `level` (with `caveats`) is about to be on screen."""
@@ -59,6 +59,5 @@ class Screen:
 
     def show_label(self, answer) -> None:
         """A finished answer: what it cites (every source when it cites none)."""
-        shown = [c for c in answer.citations if c.cited] or answer.citations
-        for citation in shown:
+        for citation in answer.shown_citations:
             self.show(citation.level, citation.caveats)

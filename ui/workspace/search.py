@@ -18,7 +18,7 @@ from retrieval.store import SearchFilter
 from ui.i18n import Texts
 from ui.session import Session
 from ui.workspace.screen import Screen
-from vigie.contracts import Level
+from vigie.contracts import Level, marking
 from vigie.users import UserError
 
 PAGE_SIZE = 10
@@ -47,7 +47,6 @@ def document_type(file_name: str, ocr_pages: int) -> str:
 class Submitted:
     query: str
     where: SearchFilter
-    document_ids: frozenset[str] | None  # None: no type or batch filter
 
 
 def documents_matching(entries: list, types: list[str], batch: str) -> frozenset[str] | None:
@@ -112,7 +111,7 @@ def filters_form(session: Session, t: Texts) -> Submitted | None:
     )
     if ids is not None:
         where = where.only_documents(sorted(ids))
-    return Submitted(query, where, ids)
+    return Submitted(query, where)
 
 
 def open_document(document_id: str) -> None:
@@ -130,7 +129,7 @@ def search_page(session: Session, t: Texts, screen: Screen) -> None:
     if SEARCH not in st.session_state:
         return
     current, page = st.session_state[SEARCH]
-    if current.document_ids is not None and not current.document_ids:
+    if current.where.matches_nothing:
         st.info(t("search.none"))  # the type or batch filter leaves no document
         return
     try:
@@ -148,12 +147,12 @@ def search_page(session: Session, t: Texts, screen: Screen) -> None:
     for rank, hit in enumerate(shown, start=page * PAGE_SIZE + 1):
         chunk = hit.chunk
         screen.show(chunk.level, chunk.caveats)
-        marking = " ".join([chunk.level.label, *chunk.caveats])
+        label = marking(chunk.level, chunk.caveats)
         dated = f" — {t.date(chunk.document_date)}" if chunk.document_date else ""
         with st.container(border=True):
             st.markdown(
                 f"**{rank}. {chunk.file_name}** — {t('source.page')} {chunk.page} — "
-                f"`{marking}`{dated} — {t('source.score')} {t.number(hit.score, 3)}"
+                f"`{label}`{dated} — {t('source.score')} {t.number(hit.score, 3)}"
             )
             st.text(chunk.text[:600] + ("…" if len(chunk.text) > 600 else ""))
             st.button(

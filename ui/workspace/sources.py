@@ -11,7 +11,7 @@ import streamlit as st
 from ui.i18n import Texts
 from ui.session import Session
 from ui.workspace.screen import Screen
-from vigie.contracts import Chunk
+from vigie.contracts import Chunk, marking
 from vigie.users import UserError
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,9 @@ def anchor(turn: int, number: int) -> str:
     return f"source-{turn}-{number}"
 
 
-def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | None:
-    """The page of `chunk` as PNG (highlighted), kept for the browser session; None
-    when it cannot be shown (the reason is logged and shown by the caller)."""
+def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | str:
+    """The page of `chunk` as PNG (highlighted), kept for the browser session; or, when
+    it cannot be shown, the one-line reason (logged too)."""
     key = (chunk.document_id, chunk.page, chunk.chunk_id if highlight else "")
     cache = st.session_state.setdefault("vigie_pages", {})
     if key not in cache:
@@ -37,17 +37,13 @@ def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | 
             cache[key] = str(exc)
         if len(cache) > 48:  # keep the session's memory bounded
             cache.pop(next(iter(cache)))
-    value = cache[key]
-    return value if isinstance(value, bytes) else None
+    return cache[key]
 
 
 def show_page(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
     png = page_png(session, chunk, highlight)
-    if png is None:
-        reason = st.session_state["vigie_pages"][
-            (chunk.document_id, chunk.page, chunk.chunk_id if highlight else "")
-        ]
-        st.caption(f"{t('source.unavailable')} : {reason}")
+    if isinstance(png, str):
+        st.caption(f"{t('source.unavailable')} : {png}")
         return
     st.image(png, caption=t("source.image", page=chunk.page, document=chunk.file_name))
 
@@ -65,8 +61,8 @@ def source_panel(
     """One numbered source: an anchor the answer's [n] links to, then an expander."""
     screen.show(chunk.level, chunk.caveats)
     st.markdown(f"<div id='{anchor(turn, number)}'></div>", unsafe_allow_html=True)
-    marking = " ".join([chunk.level.label, *chunk.caveats])
-    title = f"[{number}] {chunk.file_name} — {t('source.page')} {chunk.page} — {marking}"
+    label = marking(chunk.level, chunk.caveats)
+    title = f"[{number}] {chunk.file_name} — {t('source.page')} {chunk.page} — {label}"
     with st.expander(title):
         text_column, page_column = st.columns([2, 3])
         with text_column:
