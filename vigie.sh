@@ -19,6 +19,7 @@ demo)
             --clearance "TRÈS SECRET" --caveat "SPÉCIAL FRANCE" >/dev/null
         (umask 077 && printf '%s\n' "$PASSWORD" >"$SAVED")
     fi
+    mkdir -p "$HOME_DIR/import"  # the UI's default import folder (IMPORT_ROOTS)
     export VIGIE_USER="${VIGIE_USER:-admin}"
     if [ -z "${VIGIE_PASSWORD:-}" ] && [ -f "$SAVED" ]; then
         VIGIE_PASSWORD="$(cat "$SAVED")"
