@@ -6,33 +6,38 @@ the questions is asked against the whole index (answerable); the second half
 against the index that lacks their passages (unanswerable: the archive does
 not hold the answer).
 
-1. **Refusal threshold** (no LLM, every question): the evidence for a question
-   is the similarity of its nearest passage (`Searcher.evidence`). The threshold
-   printed refuses at most 10% of the answerable questions (and says how many
-   unanswerable ones it refuses); the threshold with the best balanced accuracy
-   is printed beside it. Both separately for questions in the archive's language
-   and in another language (English over French passages sit lower in the
-   embedder's space). `REFUSAL_THRESHOLD` and `REFUSAL_THRESHOLD_CROSS` default
-   to the first.
-2. **Answers** (`--answers N` questions from each half, the default LLM): the
-   share of answers containing a gold answer span (`answers.jsonl`, accents and
-   case folded), citation precision (cited passages that are the question's
-   relevant one per `qrels.tsv`), the share of the answers' sentences no source
-   supports (a sentence with [n] checked against its cited sources, one without
-   against every source given: retrieval/citations.py), refusals on unanswerable
-   questions (right) and on answerable ones (false refusals), and why each refusal
-   came: "too far" (threshold, before generation) or "unsupported" (the answer
-   was withdrawn after it).
+1. **Refusal threshold** (no LLM, every question): the evidence for a question is
+   its best sentence's cosine to it among the sources it retrieves
+   (`Answerer.evidence`, the score of the first quote). The threshold printed
+   refuses at most 10% of the answerable questions (and says how many
+   unanswerable ones it refuses); the threshold with the best balanced accuracy is
+   printed beside it, and both are also scored held out (chosen on one half of the
+   questions, scored on the other, and the other way round). Separately for
+   questions in the archive's language and in another language (English over
+   French passages sit lower in the embedder's space). `REFUSAL_THRESHOLD` and
+   `REFUSAL_THRESHOLD_CROSS` default to the first.
+2. **Answers** (`--answers N` questions from each half, the default LLM unless
+   `--llm`): the share of answers holding a gold answer span (`answers.jsonl`,
+   accents and case folded) and, separately, of quotes holding one; citation
+   precision (cited passages that are the question's relevant one per
+   `qrels.tsv`); the share of the answers' sentences no source supports; refusals
+   on unanswerable questions (right) and on answerable ones (false), their balanced
+   accuracy, and why each refusal came ("too far" before generation, "declined" by
+   the model, "unsupported": withdrawn after it); median and p95 of the time to
+   the quotes and to the first token, and the prompt's tokens. The load average is
+   printed with the figures.
 
-    .venv/bin/python bench/answers.py                      # calibration + 10 answers per half
-    .venv/bin/python bench/answers.py --answers 0          # calibration only (about 5 minutes)
+    .venv/bin/python bench/answers.py                      # calibration + 30 answers per half
+    .venv/bin/python bench/answers.py --answers 0          # calibration only (a few minutes)
     .venv/bin/python bench/answers.py --queries ../shared/corpus/eval/piaf-fr/queries_en50.jsonl
+    .venv/bin/python bench/answers.py --llm .vigie/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -48,11 +53,10 @@ from vigie.offline import apply_offline_environment  # noqa: E402
 apply_offline_environment()
 
 from ingest.evaluate import index_eval_set  # noqa: E402
-from retrieval.answer import Answer, Answerer  # noqa: E402
-from retrieval.citations import MARKER, check_answer, supported_by_any  # noqa: E402
+from retrieval.answer import Answer, Answerer, Evidence, RefusalThreshold  # noqa: E402
+from retrieval.citations import ANSWER_SENTENCE, claim_stems  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 from retrieval.evaluation import EvalSet  # noqa: E402
-from retrieval.lexical import tokens  # noqa: E402
 from retrieval.llm import LocalLLM  # noqa: E402
 from retrieval.qdrant_edge import QdrantEdgeStore  # noqa: E402
 from retrieval.search import Searcher  # noqa: E402
@@ -103,44 +107,55 @@ def ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
-def sentence_support(answer: Answer, embedder: Embedder) -> dict[str, int]:
+def sentence_support(answer: Answer) -> dict[str, int]:
     """How many of the answer's sentences claim something, and how many of those no
-    source supports (cited: by its sources; uncited: by any source given)."""
-    if answer.refused or not answer.sources:
+    source supports (the checker's own verdict, attribution in code included)."""
+    if answer.refused or not answer.sources or answer.quotes_only:
         return {"sentences": 0, "unsupported": 0}
-    checked = check_answer(answer.text, answer.sources, embedder)
-    claims = [s for s in checked.sentences if tokens(MARKER.sub(" ", s.text))]
-    unsupported = sum(
-        1
-        for s in claims
-        if (s.supported is False)
-        or (s.supported is None and not supported_by_any(s.text, answer.sources, embedder))
-    )
-    return {"sentences": len(claims), "unsupported": unsupported}
+    claims = [s for s in ANSWER_SENTENCE.split(answer.text) if claim_stems(s)]
+    return {"sentences": len(claims), "unsupported": len(answer.unsupported)}
+
+
+def quantile(values: list[float], share: float) -> float | None:
+    return round(float(np.quantile(values, share)), 2) if values else None
+
+
+def balanced(kept: float | None, refused: float | None) -> float | None:
+    if kept is None or refused is None:
+        return None
+    return round((kept + refused) / 2, 3)
 
 
 def summarise(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     given = [r for r in answerable if not r["refused"]]
+    refused_right = share([r["refused"] for r in unanswerable])
+    false_refusals = share([r["refused"] for r in answerable])
+    first_tokens = [r["first_token"] for r in rows if r["first_token"] is not None]
+    quotes = [r["quote_seconds"] for r in rows if r["quote_seconds"] is not None]
+    prompts = [r["prompt_tokens"] for r in rows if r["prompt_tokens"]]
     return {
         "answerable_asked": len(answerable),
         "unanswerable_asked": len(unanswerable),
-        "gold_span_share": share([r["gold_span"] for r in given]),
+        # Over every answerable question (a refusal holds no gold span).
+        "gold_span_in_answer": share([r["gold_span"] for r in answerable]),
+        "gold_span_in_quotes": share([r["quote_gold_span"] for r in answerable]),
+        "gold_span_in_answer_given": share([r["gold_span"] for r in given]),
+        "quotes_only_answers": sum(r["quotes_only"] for r in rows),
         "citation_precision": ratio(
             sum(r["cited_relevant"] for r in given), sum(r["cited"] for r in given)
         ),
         "unsupported_sentence_share": ratio(
             sum(r["unsupported"] for r in given), sum(r["sentences"] for r in given)
         ),
-        # The same over every answer given, unanswerable questions' included.
-        "unsupported_sentence_share_all": ratio(
-            sum(r["unsupported"] for r in rows if not r["refused"]),
-            sum(r["sentences"] for r in rows if not r["refused"]),
+        "refusal_accuracy": refused_right,
+        "false_refusals": false_refusals,
+        "refusal_balanced_accuracy": balanced(
+            None if false_refusals is None else 1 - false_refusals, refused_right
         ),
-        "refusal_accuracy": share([r["refused"] for r in unanswerable]),
-        "false_refusals": share([r["refused"] for r in answerable]),
-        # Why Vigie refused: "too far" before generation, "unsupported" after (withdrawn).
+        # Why Vigie refused: "too far" before generation, "declined" by the model,
+        # "unsupported" after it (withdrawn).
         "refusal_reasons": {
             group: {
                 reason: sum(r["refusal"] == reason for r in members)
@@ -148,19 +163,78 @@ def summarise(rows: list[dict]) -> dict:
             }
             for group, members in (("unanswerable", unanswerable), ("answerable", answerable))
         },
+        "quote_seconds_median": quantile(quotes, 0.5),
+        "quote_seconds_p95": quantile(quotes, 0.95),
+        "first_token_seconds_median": quantile(first_tokens, 0.5),
+        "first_token_seconds_p95": quantile(first_tokens, 0.95),
+        "prompt_tokens_median": quantile(prompts, 0.5),
         "seconds_per_answer": round(float(np.median([r["seconds"] for r in rows])), 1),
     }
+
+
+def calibrate(
+    evidence: dict[str, Evidence], answerable: list[str], unanswerable: list[str]
+) -> dict:
+    """The thresholds per language group, chosen on all questions and held out."""
+    result: dict = {}
+    for group in ("same", "cross"):
+        ids = [q for q in evidence if evidence[q].same_language == (group == "same")]
+        yes = [evidence[q].score for q in ids if q in answerable]
+        no = [evidence[q].score for q in ids if q in unanswerable]
+        if not (yes and no):
+            continue
+        threshold, accuracy = best_threshold(yes, no)
+        capped, refused = capped_threshold(yes, no)
+        result[f"threshold_{group}_language"] = {
+            "threshold": round(capped, 4),
+            "false_refusals": round(float(np.mean(np.asarray(yes) < capped)), 3),
+            "unanswerable_refused": round(refused, 3),
+            "balanced_accuracy_at_threshold": balanced(
+                float(np.mean(np.asarray(yes) >= capped)), refused
+            ),
+            "best_balanced_threshold": round(threshold, 4),
+            "best_balanced_accuracy": round(accuracy, 3),
+            "held_out_balanced_accuracy": held_out(ids, evidence, answerable),
+            "answerable": len(yes),
+            "unanswerable": len(no),
+            "answerable_median": round(float(np.median(yes)), 4),
+            "unanswerable_median": round(float(np.median(no)), 4),
+        }
+    return result
+
+
+def held_out(ids: list[str], evidence: dict[str, Evidence], answerable: list[str]) -> float | None:
+    """Balanced accuracy of the capped threshold chosen on every other question and
+    scored on the rest, both ways round, averaged."""
+    scores = []
+    for fold in (0, 1):
+        pick = [q for n, q in enumerate(ids) if n % 2 == fold]
+        test = [q for n, q in enumerate(ids) if n % 2 != fold]
+        yes = [evidence[q].score for q in pick if q in answerable]
+        no = [evidence[q].score for q in pick if q not in answerable]
+        test_yes = [evidence[q].score for q in test if q in answerable]
+        test_no = [evidence[q].score for q in test if q not in answerable]
+        if not (yes and no and test_yes and test_no):
+            return None
+        threshold, _ = capped_threshold(yes, no)
+        kept = float(np.mean(np.asarray(test_yes) >= threshold))
+        refused = float(np.mean(np.asarray(test_no) < threshold))
+        scores.append((kept + refused) / 2)
+    return round(float(np.mean(scores)), 3)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folder", type=Path, default=PIAF)
     parser.add_argument("--queries", type=Path, default=None)
-    parser.add_argument("--answers", type=int, default=10, help="questions per half (LLM)")
+    parser.add_argument("--answers", type=int, default=30, help="questions per half (LLM)")
+    parser.add_argument("--llm", type=Path, default=None, help="a GGUF (default: the default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     settings = Settings(models_dir=ROOT / ".vigie" / "models")
+    if args.llm is not None:
+        settings = Settings(models_dir=settings.models_dir, llm_path=args.llm.resolve())
     full = EvalSet.load(args.folder, args.queries)
     ids = sorted(full.queries)
     half = len(ids) // 2
@@ -187,63 +261,71 @@ def main() -> None:
         searchers = {
             name: Searcher.from_settings(settings, embedder, s) for name, s in stores.items()
         }
+        llm = LocalLLM.from_settings(settings) if args.answers else None
+        answerers = {
+            name: Answerer(
+                searcher,
+                llm,
+                top_k=settings.top_k,
+                max_tokens=settings.max_answer_tokens,
+                temperature=settings.temperature,
+                refusal_threshold=settings.refusal_thresholds(),
+            )
+            for name, searcher in searchers.items()
+        }
 
-        def asked(qid: str) -> Searcher:
-            return searchers["whole" if qid in answerable else "partial"]
+        def asked(qid: str) -> Answerer:
+            return answerers["whole" if qid in answerable else "partial"]
 
         evidence = {qid: asked(qid).evidence(full.queries[qid], READER) for qid in ids}
-        for group in ("same", "cross"):
-            same = [q for q in ids if evidence[q].same_language == (group == "same")]
-            yes = [evidence[q].similarity for q in same if q in answerable]
-            no = [evidence[q].similarity for q in same if q in unanswerable]
-            if yes and no:
-                threshold, accuracy = best_threshold(yes, no)
-                capped, refused = capped_threshold(yes, no)
-                result[f"threshold_{group}_language"] = {
-                    "threshold": round(capped, 4),
-                    "false_refusals": round(float(np.mean(np.asarray(yes) < capped)), 3),
-                    "unanswerable_refused": round(refused, 3),
-                    "best_balanced_threshold": round(threshold, 4),
-                    "balanced_accuracy": round(accuracy, 3),
-                    "answerable": len(yes),
-                    "unanswerable": len(no),
-                    "answerable_median": round(float(np.median(yes)), 4),
-                    "unanswerable_median": round(float(np.median(no)), 4),
-                }
+        result |= calibrate(evidence, answerable, unanswerable)
+        result["load_average_after_calibration"] = load_average()
 
         if args.answers:
-            llm = LocalLLM.from_settings(settings)
+            # The answers run at this run's calibrated thresholds (the shipped defaults
+            # are set from them), the configured ones where a group had no question.
+            same, cross = settings.refusal_thresholds() or (0.0, 0.0)
+            same = result.get("threshold_same_language", {}).get("threshold", same)
+            cross = result.get("threshold_cross_language", {}).get("threshold", cross)
+            for answerer in answerers.values():
+                answerer.refusal = RefusalThreshold(same, cross)
+            result["thresholds_used"] = {"same": same, "cross": cross}
+            result["llm"] = settings.resolved_llm_path.name
+            asked("q").warm_up()
             rows = []
             for qid in answerable[: args.answers] + unanswerable[: args.answers]:
-                answerer = Answerer(
-                    asked(qid),
-                    llm,
-                    top_k=settings.top_k,
-                    max_tokens=settings.max_answer_tokens,
-                    temperature=settings.temperature,
-                    refusal_threshold=settings.refusal_thresholds(),
-                )
-                answer = answerer.ask(full.queries[qid], READER).consume()
+                answer = asked(qid).ask(full.queries[qid], READER).consume()
                 cited = [c for c in answer.citations if c.cited]
+                spans = gold.get(qid, [])
                 rows.append(
                     {
                         "answerable": qid in answerable,
                         "refused": answer.refused,
                         "refusal": answer.refusal,
-                        "gold_span": any(
-                            folded(g) in folded(answer.text) for g in gold.get(qid, [])
-                        ),
+                        "gold_span": not answer.refused and contains_gold(answer.text, spans),
+                        "quote_gold_span": any(contains_gold(q.text, spans) for q in answer.quotes),
+                        "quotes_only": answer.quotes_only,
                         "cited": len(cited),
                         "cited_relevant": sum(c.document in full.qrels[qid] for c in cited),
-                        **sentence_support(answer, embedder),
+                        **sentence_support(answer),
+                        "quote_seconds": answer.timings.get("quote"),
+                        "first_token": answer.timings.get("first_token")
+                        if answer.prompt_tokens
+                        else None,
+                        "prompt_tokens": answer.prompt_tokens,
                         "seconds": answer.timings.get("total", 0.0),
                     }
                 )
                 print(f"answered {len(rows)}: {rows[-1]}", file=sys.stderr)
             result["answers"] = summarise(rows)
+            result["load_average_after_answers"] = load_average()
         for store in stores.values():
             store.close()
     print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 if __name__ == "__main__":

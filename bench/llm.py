@@ -202,17 +202,14 @@ def cut(text: str, limit: int) -> str:
 
 
 def vigie_messages(hits: list[Any], question: str) -> list[dict[str, str]]:
-    """The chat messages Vigie's Answerer sends for these hits (COMPACT packing, one call)."""
-    from retrieval.answer import SYSTEM_PROMPT, USER_TEMPLATE
+    """The chat messages Vigie's Answerer sends for these hits, whole passages fenced."""
+    from retrieval.prompts import answer_messages
     from retrieval.search import hit_to_node
 
-    context = "\n\n".join(
+    passages = [
         hit_to_node(hit, n).node.get_content().strip() for n, hit in enumerate(hits, start=1)
-    )
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": USER_TEMPLATE.format(context_str=context, query_str=question)},
     ]
+    return answer_messages(passages, question)
 
 
 def piaf_prompt(corpus: Path, max_chars: int, question: str) -> list[dict[str, str]]:

@@ -1,9 +1,10 @@
 """Index a BEIR-layout evaluation set the way ingestion indexes an archive, then score it.
 
-Each corpus entry becomes a one-page document (its title a Title element, its
-paragraphs text) and goes through the same chunking (sections, token budget)
-and the same embedder and store as real archives, into a throw-away store. A
-query's ranking is the list of documents in the order of their best chunk.
+Each corpus entry becomes a document (its title a Title element, its
+paragraphs text, on pages of about `PAGE_CHARS` characters) and goes through the
+same chunking (sections, token budget) and the same embedder and store as real
+archives, into a throw-away store. A query's ranking is the list of documents in
+the order of their best chunk.
 """
 
 from __future__ import annotations
@@ -24,12 +25,26 @@ log = logging.getLogger(__name__)
 
 _CANDIDATES = 100  # chunks fetched per query: enough for Recall@100 over documents
 _EMBED_BATCH = 128
+PAGE_CHARS = 3000  # characters of text on one page of a corpus document
 
 
 def corpus_document(doc_id: str, title: str, text: str) -> SourceDocument:
+    """A corpus entry as a parsed file: its title, then its paragraphs laid out on pages.
+
+    A page takes whole paragraphs up to `PAGE_CHARS` (about a printed page), so a
+    long entry (`EvalSet.long_documents`) spans several pages, and its chunks, which
+    never span two, fall where a real file's would; a passage fits on one page.
+    """
     elements = [Element(title, 1, "Title")] if title.strip() else []
-    elements += [Element(p, 1, "NarrativeText") for p in text.split("\n\n") if p.strip()]
-    return SourceDocument(path=doc_id, sha256=doc_id, file_name=doc_id, pages=1, elements=elements)
+    page, filled = 1, len(title)
+    for paragraph in (p for p in text.split("\n\n") if p.strip()):
+        if filled and filled + len(paragraph) > PAGE_CHARS:
+            page, filled = page + 1, 0
+        elements.append(Element(paragraph, page, "NarrativeText"))
+        filled += len(paragraph)
+    return SourceDocument(
+        path=doc_id, sha256=doc_id, file_name=doc_id, pages=page, elements=elements
+    )
 
 
 def index_eval_set(

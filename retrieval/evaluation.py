@@ -56,6 +56,41 @@ class EvalSet:
             raise ValueError(f"no query of {queries_path} has a judgement in qrels.tsv")
         return cls(corpus, judged, {qid: qrels[qid] for qid in judged})
 
+    def long_documents(self) -> EvalSet:
+        """The same questions over long documents: each article's passages joined into one.
+
+        A passage id is `ARTICLE-N` (piaf-fr: `piaf-012-03`, passage 3 of article
+        `piaf-012`). An article's passages are joined in passage order, a blank line
+        between them (so each stays a paragraph), under the first one's title; the
+        article's id is the document's. A query's judgement moves to the article,
+        with the best grade of its judged passages. An id without `-N` stands alone.
+        """
+        articles: dict[str, list[tuple[int, str, str]]] = {}
+        for passage_id, (title, text) in self.corpus.items():
+            article, number = article_of(passage_id)
+            articles.setdefault(article, []).append((number, title, text))
+        corpus = {}
+        for article, passages in articles.items():
+            passages.sort(key=lambda passage: passage[0])
+            text = "\n\n".join(text for _, _, text in passages if text.strip())
+            corpus[article] = (passages[0][1], text)
+        qrels: dict[str, dict[str, int]] = {}
+        for query_id, judged in self.qrels.items():
+            for passage_id, score in judged.items():
+                article = article_of(passage_id)[0]
+                qrels.setdefault(query_id, {})[article] = max(
+                    score, qrels.get(query_id, {}).get(article, 0)
+                )
+        return EvalSet(corpus, dict(self.queries), qrels)
+
+
+def article_of(passage_id: str) -> tuple[str, int]:
+    """`piaf-012-03` -> (`piaf-012`, 3): the article and the passage's place in it."""
+    article, _, number = passage_id.rpartition("-")
+    if article and number.isdigit():
+        return article, int(number)
+    return passage_id, 0
+
 
 def _id(row: dict) -> str:
     return str(row.get("id", row.get("_id")))

@@ -19,6 +19,12 @@ from vigie.models import verify_llm_file
 
 log = logging.getLogger(__name__)
 
+# llama.cpp's OpenMP threads sleep when idle instead of spinning: measured on 2 cores
+# (shared/FIELD-NOTES.md), the default spin fell to 0.67 generation tokens/s when
+# another job shared the cores, PASSIVE kept 6.6-13. Read when llama.cpp's library
+# loads (the first `import llama_cpp`); a value set by the site is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 class LLMError(RuntimeError):
     """The model could not be loaded or run; the message says what to do."""
@@ -98,6 +104,13 @@ class LocalLLM:
                 "Vigie needs an instruction-tuned GGUF"
             )
         self.takes_system = template_takes_system(template)
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._format = Jinja2ChatFormatter(
+            template,
+            eos_token=self._token_text(self._llama.token_eos()),
+            bos_token=self._token_text(self._llama.token_bos()),
+        )
         log.info("LLM %s loaded (context %d, gpu layers %d)", path.name, context, n_gpu_layers)
 
     @classmethod
@@ -119,6 +132,18 @@ class LocalLLM:
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llama.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Tokens of the prompt the chat template makes of `messages`."""
+        if not self.takes_system:
+            messages = fold_system(messages)
+        prompt = self._format(messages=messages).prompt  # type: ignore[arg-type]
+        return len(self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def stream_chat(
         self, messages: list[dict[str, str]], max_tokens: int = 384, temperature: float = 0.1

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from retrieval.embedder import Embedder
+from retrieval.prompts import fence
 from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
 from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore, check_embedder
 from vigie.config import Settings
@@ -115,6 +117,15 @@ class Searcher:
         language = detect_language(query, default=hits[0].chunk.language)
         return Evidence(float(hits[0].score), language == hits[0].chunk.language)
 
+    def sentence_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Each sentence's passage vector: from the sentence reranker's cache when it
+        has scored them already (it has, for the candidates of the last search)."""
+        if isinstance(self.reranker, SentenceFocusReranker):
+            return self.reranker.sentence_vectors(texts)
+        unique = list(dict.fromkeys(texts))
+        vectors = self.embedder.embed_passages(unique) if unique else []
+        return {t: np.asarray(v, dtype=np.float32) for t, v in zip(unique, vectors, strict=True)}
+
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Rerank the first `rerank_depth` hits; any further ones follow in their first-stage
         order, scored just below the last reranked one."""
@@ -132,25 +143,15 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def _fence(text: str) -> str:
-    """A passage cannot close its own fence (documents are data, not instructions)."""
-    return text.replace("<extrait", "‹extrait").replace("</extrait", "‹/extrait")
-
-
-def _attr(value: str) -> str:
-    return value.replace('"', "'").replace("<", "‹").replace(">", "›")
-
-
 def hit_to_node(hit: Hit, number: int) -> NodeWithScore:
     """A llama-index node whose text, as the LLM sees it, is a numbered, fenced passage."""
     chunk = hit.chunk
     node = TextNode(
         id_=chunk.chunk_id,
-        text=(
-            f'<extrait n="{number}" document="{_attr(chunk.file_name)}" page="{chunk.page}" '
-            f'niveau="{chunk.level.label}">\n'
-            f"{_fence(chunk.text)}\n</extrait>"
-        ),
+        text=fence(
+            chunk.text, n=number, document=chunk.file_name, page=chunk.page,
+            niveau=chunk.level.label,
+        ),  # fmt: skip
         metadata={
             "source": number,
             "document": chunk.file_name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.answer import cited_numbers, resolve_citations
+from retrieval.citations import cited_numbers, resolve_citations
 from retrieval.search import merge_neighbours
 from vigie.contracts import Chunk, Hit, Level
 
@@ -37,7 +37,7 @@ def test_sentences_without_markers_are_attributed_by_shared_words() -> None:
     hits[0].chunk.text = "Le budget municipal de 2022 prévoit des redevances."
     hits[1].chunk.text = "Le Président partit de Dunkerque sur le croiseur Colbert."
     citations = resolve_citations("Le croiseur Colbert attendait à Dunkerque.", hits)
-    assert [(c.document, c.page, c.how) for c in citations] == [("b.pdf", 3, "overlap")]
+    assert [(c.document, c.page, c.how) for c in citations] == [("b.pdf", 3, "attributed")]
 
 
 def _piece(index: int, page: int, text: str, document: str = "doc") -> Hit:

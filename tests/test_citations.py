@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from retrieval.answer import Answer, resolve_citations
-from retrieval.citations import check_answer
+from retrieval.answer import Answer
+from retrieval.citations import check_answer, resolve_citations
 from retrieval.embedder import Embedder
 from vigie.contracts import Chunk, Hit, Level, answer_label
 
@@ -41,7 +41,8 @@ def test_a_citation_naming_no_source_is_removed_and_counted() -> None:
     checked = check_answer("Le Colbert attendait à Dunkerque [1] [7]. Rien d'autre [9].", SOURCES)
     assert checked.removed == 2
     assert "[7]" not in checked.text and "[9]" not in checked.text and "[1]" in checked.text
-    assert checked.sentences[1].supported is None  # it cites nothing any more
+    # It cites nothing any more, and no source says it: unsupported.
+    assert checked.sentences[1].sources == [] and checked.sentences[1].supported is False
 
 
 def test_a_sentence_its_source_says_is_supported_with_the_matching_quote() -> None:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_vigie
+from tests.conftest import ROOT, run_vigie
 from tests.pdfmaker import make_active_pdf
 from ui.session import clean_text
+from vigie.language import unserved_language
 from vigie.users import UserError
+
+PIAF = ROOT.parent / "shared" / "corpus" / "eval" / "piaf-fr"
 
 ATTACHMENT = b"#!/bin/sh\necho PAYLOADMARKER > /tmp/pwned\n"
 SCRIPT = "app.alert('SCRIPTMARKER'); this.exportDataObject({cName: 'payload.sh', nLaunch: 2});"
@@ -60,3 +63,45 @@ def test_a_pdf_with_javascript_and_an_attachment_gives_its_text_only(
     assert not Path("/tmp/pwned").exists()
     written = [p for p in Path("/tmp").iterdir() if p not in before and p.name == "payload.sh"]
     assert written == [] and not list(home.rglob("payload.sh"))
+
+
+def test_a_ten_thousand_character_question_is_refused_clearly() -> None:
+    with pytest.raises(UserError, match="10000 characters long; the limit is 2000"):
+        clean_text("q" * 10_000, 2000)
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Wer hat die Weltmeisterschaft 1998 gewonnen?", "German"),
+        ("¿Quién ganó la copa del mundo en 1998?", "Spanish"),
+        ("Chi ha vinto la coppa del mondo nel 1998?", "Italian"),
+        ("Кто выиграл чемпионат мира?", "Cyrillic script"),
+    ],
+)
+def test_a_question_in_a_language_vigie_does_not_serve_is_named(
+    question: str, language: str
+) -> None:
+    assert unserved_language(question) == language
+
+
+def test_french_and_english_questions_are_served_even_with_foreign_names() -> None:
+    questions = [
+        json.loads(line)["text"]
+        for name in ("queries_all.jsonl", "queries_en50.jsonl")
+        for line in (PIAF / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    questions += ["What did Müller say about the Düsseldorf plan?", "Quel rôle pour Señor Gómez ?"]
+    assert len(questions) > 1900
+    assert [q for q in questions if unserved_language(q)] == []
+
+
+def test_a_question_in_another_language_is_one_line_from_the_cli(
+    home: Path, models_dir: Path
+) -> None:
+    result = run_vigie(["ask", "Wer hat die Weltmeisterschaft 1998 gewonnen?"], home, models_dir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "vigie: error: Vigie answers questions in French or English; this one reads as German"
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.answer import Answer, Answerer, AnswerStream
+from retrieval.citations import MARKER
 from retrieval.llm import LocalLLM
 from retrieval.search import Searcher
 from tests.conftest import make_chunk
@@ -73,16 +74,16 @@ def test_an_answerable_question_is_not_refused(parts: tuple) -> None:
 
 def test_the_threshold_is_what_decides(parts: tuple) -> None:
     question = "Quel était le cours du blé à la bourse de Chicago en 2020 ?"
-    # The answer check is off here: it would withdraw the invented answer (tested below).
-    assert not answerer(parts, None, withdraw=False).ask(question, READER).consume().refused
-    searcher = parts[1]
-    evidence = searcher.evidence(question, READER)
-    just_below = (evidence.similarity - 0.001, evidence.similarity - 0.001)
-    just_above = (evidence.similarity + 0.001, evidence.similarity + 0.001)
-    below = answerer(parts, just_below, withdraw=False).ask(question, READER).consume()
-    assert not below.refused
-    above = answerer(parts, just_above, withdraw=False).ask(question, READER).consume()
+    # The answer check is off here: it would withdraw an invented answer (tested below).
+    unchecked = answerer(parts, None, withdraw=False).ask(question, READER).consume()
+    assert unchecked.refusal != "too far"  # the model may still decline by itself
+    score = answerer(parts, None).evidence(question, READER).score
+    assert 0 < score < 1
+    below = answerer(parts, (score - 0.001,) * 2, withdraw=False).ask(question, READER)
+    assert below.consume().refusal != "too far"
+    above = answerer(parts, (score + 0.001,) * 2, withdraw=False).ask(question, READER).consume()
     assert above.refused and above.refusal == "too far"
+    assert above.quotes == [] and above.prompt_tokens == 0  # refused before the model read
 
 
 def _stream(parts: tuple, generated: list[str], question: str) -> AnswerStream:
@@ -116,7 +117,10 @@ def test_a_supported_answer_stands_with_or_without_markers(parts: tuple) -> None
     ):
         answer = _stream(parts, generated, question).consume()
         assert not answer.refused, generated
-        assert answer.withdrawn == "" and answer.text == "".join(generated)
+        assert answer.withdrawn == ""
+        assert MARKER.sub("", answer.text) == MARKER.sub("", "".join(generated))
+        assert answer.text.endswith("[1].")  # cited by the model, or in code
+        assert [c.document for c in answer.citations if c.cited] == ["journal-0.pdf"]
 
 
 def test_a_stopped_answer_is_not_withdrawn(parts: tuple) -> None:

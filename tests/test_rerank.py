@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,33 @@ def test_sentence_focus_lifts_the_passage_whose_sentence_answers(embedder: Embed
     )
     assert [h.chunk.document_id for h in reranked][:2] == ["reponse", "vague"]
     assert reranked[0].score > reranked[1].score
+
+
+def test_a_long_documents_chunks_stay_chunk_hits_its_answer_first(embedder: Embedder) -> None:
+    """A document of several chunks among the candidates: every chunk comes back as its own
+    hit (the answer path cites chunks, not documents), the one whose sentence answers
+    leads, and the document's other chunks are not lifted with it (no document share:
+    on piaf-fr's long documents it gained nothing, see SentenceFocusReranker)."""
+    texts = [
+        "Le rapport annuel décrit l'organisation des services portuaires de Brest.",
+        "Les bassins de radoub furent agrandis en 1912 pour les cuirassés.",
+        "Le croiseur Colbert attendait le Président du Conseil à Dunkerque.",
+        "Les dépenses de fonctionnement ont augmenté de huit pour cent.",
+    ]
+    long_doc = [replace(chunk("rapport", t), chunk_index=n) for n, t in enumerate(texts)]
+    vague = chunk("vague", "Les navires de la flotte attendaient des ordres dans plusieurs ports.")
+    other = chunk("ble", "La récolte de blé a été abondante cette année dans la Beauce.")
+    # The first stage put the answering chunk of the long document third.
+    hits = [Hit(vague, 1.0), Hit(long_doc[0], 0.95), Hit(long_doc[2], 0.9), Hit(other, 0.6),
+            Hit(long_doc[1], 0.55), Hit(long_doc[3], 0.5)]  # fmt: skip
+    reranked = SentenceFocusReranker(embedder).rerank(
+        "Quel croiseur attendait le Président à Dunkerque ?", hits
+    )
+    keys = [(h.chunk.document_id, h.chunk.chunk_index) for h in reranked]
+    assert sorted(keys) == sorted((h.chunk.document_id, h.chunk.chunk_index) for h in hits)
+    # The answer leads; the document's other chunks are scored on their own evidence.
+    assert keys[:3] == [("rapport", 2), ("vague", 0), ("rapport", 0)]
+    assert [h.score for h in reranked] == sorted((h.score for h in reranked), reverse=True)
 
 
 def test_sentence_vectors_are_cached_and_bounded(embedder: Embedder) -> None:

@@ -18,6 +18,7 @@ from vigie.offline import apply_offline_environment, install_network_guard
 apply_offline_environment()
 
 import os  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 
 import streamlit as st  # noqa: E402
@@ -55,7 +56,10 @@ def get_services():
     settings = load_settings()
     if settings.network_guard:
         install_network_guard()
-    return Services(settings)
+    services = Services(settings)
+    # The model loads when the UI starts, not on the first question.
+    threading.Thread(target=services.warm_up, name="vigie-warm-up", daemon=True).start()
+    return services
 
 
 def texts() -> Texts:

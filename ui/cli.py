@@ -351,13 +351,22 @@ def evaluate(
             "with +rerank (e.g. hybrid+rerank)."
         ),
     ] = "dense,sparse,hybrid,hybrid+rerank",
+    long_documents: Annotated[
+        bool,
+        typer.Option(
+            "--long-documents",
+            help="Join each article's passages (ids ARTICLE-N) into one long document, "
+            "judged by article.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Score retrieval on a BEIR-layout set: nDCG@10, Recall@10/100, MRR@10, latency.
 
     The corpus is chunked, embedded and stored through the ingestion code into a
     throw-away store (the archive's store is not touched); a document is scored
-    by its best chunk.
+    by its best chunk. Every mode asked for is scored in the same run, side by
+    side; the configured default (SEARCH_MODE) is marked.
     """
     import tempfile
 
@@ -374,6 +383,8 @@ def evaluate(
     services.close()
     try:
         eval_set = EvalSet.load(folder, queries)
+        if long_documents:
+            eval_set = eval_set.long_documents()
         wanted = [m.strip() for m in modes.split(",") if m.strip()]
         embedder = Embedder.from_settings(settings)
         with tempfile.TemporaryDirectory(prefix="vigie-eval-") as tmp:
@@ -392,20 +403,24 @@ def evaluate(
         "documents": len(eval_set.corpus),
         "chunks": chunks,
         "embedder": str(settings.resolved_embedder_path.name),
+        "long_documents": long_documents,
+        "default_mode": settings.search_mode,
         "modes": [r.to_dict() for r in results],
     }
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     typer.echo(
-        f"{summary['queries']} queries, {summary['documents']} documents, {chunks} chunks, "
+        f"{summary['queries']} queries, {summary['documents']} "
+        f"{'long documents' if long_documents else 'documents'}, {chunks} chunks, "
         f"embedder {summary['embedder']}"
     )
     columns = ("nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms")
-    typer.echo(f"{'mode':16} " + " ".join(f"{c:>7}" for c in columns))
+    typer.echo(f"{'mode':26} " + " ".join(f"{c:>7}" for c in columns))
     for r in results:
+        label = f"{r.mode} (default)" if r.mode == settings.search_mode else r.mode
         typer.echo(
-            f"{r.mode:16} {r.ndcg10:7.3f} {r.recall10:7.3f} {r.recall100:7.3f} {r.mrr10:7.3f} "
+            f"{label:26} {r.ndcg10:7.3f} {r.recall10:7.3f} {r.recall100:7.3f} {r.mrr10:7.3f} "
             f"{r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f}"
         )
 
@@ -503,21 +518,24 @@ def ask(
         bool, typer.Option("--json", help="Print one JSON object: answer, citations, timings.")
     ] = False,
 ) -> None:
-    """Answer from the archive, streaming, citing document and page."""
+    """Answer from the archive: the best evidence first, then the model's answer,
+    streaming, each sentence citing document and page."""
     services = _services()
     session = _session(services, "ask")
+    streamed = ""
     try:
         stream = session.ask(question)
-        if not as_json and stream.answer.sources:
-            typer.echo(f"[{stream.answer.sources_label}]")
+        answer = stream.answer
+        if not as_json:
+            _print_evidence(answer)
         try:
             for token in stream:
+                streamed += token
                 if not as_json:
                     typer.echo(token, nl=False)
         except KeyboardInterrupt:  # Ctrl-C: stop generating, keep what was said, cite it
             stream.cancel()
             stream.consume()
-        answer = stream.answer
     except _expected_errors() as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -526,15 +544,34 @@ def ask(
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
     typer.echo("")
-    if answer.withdrawn:  # streamed above, then found unsupported by every source
+    _print_answer_end(answer, streamed)
+
+
+def _print_evidence(answer) -> None:  # noqa: ANN001 - retrieval.answer.Answer
+    """The marking of what was read, and the quotes, before the model writes."""
+    if answer.sources:
+        typer.echo(f"[{answer.sources_label}]")
+    if answer.quotes:
+        typer.echo("Evidence:")
+        for q in answer.quotes:
+            typer.echo(f"  [{q.number}] « {q.text} »")
+            typer.echo(f"      {q.document}, page {q.page} — {q.level.label} (score {q.score:.2f})")
+        typer.echo("Answer:")
+
+
+def _print_answer_end(answer, streamed: str) -> None:  # noqa: ANN001 - retrieval.answer.Answer
+    """What the check made of the answer: what replaced it, what no source supports,
+    and the sources with their label."""
+    if answer.withdrawn and answer.refusal == "unsupported":
         typer.echo("\n⚠ Withdrawn: no sentence of this answer is supported by its sources.")
-        typer.echo(answer.text)
+    if answer.text.strip() != streamed.strip():  # cited in code, or replaced
+        typer.echo(f"\n{answer.text}")
     if answer.stopped:
         typer.echo(f"\n(stopped: {answer.stopped})")
     if answer.removed_citations:
         typer.echo(f"\n({answer.removed_citations} citation(s) naming no source removed)")
     for sentence in answer.unsupported:
-        typer.echo(f"\n⚠ not supported by its cited source: {sentence}")
+        typer.echo(f"\n⚠ no source supports: {sentence}")
     if answer.citations:
         heading = "Sources" if any(c.cited for c in answer.citations) else "Sources consulted"
         typer.echo(f"\n{heading} — {answer.label}:")

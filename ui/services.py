@@ -127,6 +127,15 @@ class Services:
         ledger = self.ledger  # first: a home that cannot be written fails before models load
         return IngestPipeline(self.settings, self.embedder, self.store, ledger)
 
+    def warm_up(self) -> None:
+        """Load the models and evaluate the answer prompt's fixed prefix, so that the
+        first question does not wait for them (the UI calls this when it starts)."""
+        try:
+            self.answerer.warm_up()
+            self.embedder.embed_query("?")
+        except Exception:  # noqa: BLE001 - the first question will say what is wrong
+            log.exception("warm-up failed; the first question loads the models")
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vigie.contracts import Chunk, Clearance, Hit, Level
+from vigie.language import unserved_language
 from vigie.users import Action, User, UserError
 
 if TYPE_CHECKING:
@@ -108,6 +109,10 @@ class Session:
         limit = self.services.settings.max_question_chars
         question = clean_text(question, limit)
         context = clean_text(context, limit) if context.strip() else ""
+        if (language := unserved_language(question)) is not None:
+            raise UserError(
+                f"Vigie answers questions in French or English; this one reads as {language}"
+            )
         stream = self.services.answerer.ask(question, self.clearance, context=context)
         answer = stream.answer
         self.audit(

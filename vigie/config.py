@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     # question (cosine, default embedder), calibrated by bench/answers.py on piaf-fr:
     # one threshold for passages in the question's language, one across languages.
     # None: never refuse on retrieval alone. Recalibrate after changing the embedder.
-    refusal_threshold: float | None = 0.8276
-    refusal_threshold_cross: float | None = 0.7622
+    refusal_threshold: float | None = 0.8412
+    refusal_threshold_cross: float | None = 0.7916
     # Withdraw an answer when no sentence of it is supported by the sources it was
     # given (retrieval/citations.py), and refuse with the nearest documents instead.
     withdraw_unsupported: bool = True

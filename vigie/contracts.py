@@ -247,6 +247,34 @@ class Citation:
         }
 
 
+@dataclass
+class Quote:
+    """A sentence of a source that answers the question, shown before the model writes:
+    the archive's own words, with where they stand and how close they come."""
+
+    text: str
+    number: int  # the source it comes from (the answer's sources are numbered from 1)
+    document: str
+    page: int
+    chunk_id: str
+    score: float  # cosine between the question and the sentence (default embedder)
+    level: Level = Level.NON_PROTEGE
+    caveats: tuple[str, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None  # its chunk's box on the page
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "n": self.number,
+            "document": self.document,
+            "page": self.page,
+            "chunk_id": self.chunk_id,
+            "level": self.level.label,
+            "caveats": list(self.caveats),
+            "score": round(self.score, 4),
+        }
+
+
 def marking(level: Level, caveats: Iterable[str] = ()) -> str:
     """A level and its caveats as written on a banner: 'SECRET SPÉCIAL FRANCE'."""
     return " ".join([level.label, *sorted(set(caveats))])

