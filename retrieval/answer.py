@@ -255,7 +255,7 @@ class AnswerStream:
         language = detect_language(answer.question, default="en")
         if declines(answer.text) and not checked.grounded:
             self._refuse("declined", language)
-        elif not checked.claims:
+        elif not checked.claims and not answer.stopped:  # a stopped answer keeps its words
             self._quotes_instead(language)
         else:
             answer.text = checked.text
