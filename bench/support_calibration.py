@@ -34,10 +34,9 @@ from vigie.offline import apply_offline_environment  # noqa: E402
 
 apply_offline_environment()
 
-from retrieval.citations import _claim_stems  # noqa: E402
+from retrieval.citations import claim_stems, sentences  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 from retrieval.lexical import tokens  # noqa: E402
-from retrieval.rerank import sentences  # noqa: E402
 from vigie.config import Settings  # noqa: E402
 
 PIAF = ROOT.parent / "shared" / "corpus" / "eval" / "piaf-fr"
@@ -49,7 +48,7 @@ def read(name: str) -> list[dict]:
 
 
 def measures(claim: str, passage: str, embedder: Embedder) -> tuple[float, float]:
-    stems = _claim_stems(claim)
+    stems = claim_stems(claim)
     parts = sentences(passage) or [passage]
     coverage = max(len(stems & set(tokens(p))) / len(stems) if stems else 0.0 for p in parts)
     vectors = np.asarray(embedder.embed_passages([claim, *parts]))

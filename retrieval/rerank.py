@@ -17,7 +17,6 @@ Two rerankers share one small interface, `rerank(query, hits) -> hits`:
 from __future__ import annotations
 
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from retrieval.citations import sentences
 from retrieval.embedder import Embedder
 from vigie.config import Settings
 from vigie.contracts import Hit
@@ -33,8 +33,6 @@ from vigie.models import verify_embedder_dir
 log = logging.getLogger(__name__)
 
 RERANKERS = ("sentences", "cross-encoder")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
-_MIN_SENTENCE = 25  # characters; shorter pieces join the next one
 
 
 class Reranker(Protocol):
@@ -42,26 +40,6 @@ class Reranker(Protocol):
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The same hits, best first, with their new scores."""
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of a passage; pieces too short to stand alone join the next."""
-    pieces: list[str] = []
-    pending = ""
-    for piece in _SENTENCE_END.split(text):
-        piece = " ".join(piece.split())
-        if not piece:
-            continue
-        pending = f"{pending} {piece}".strip()
-        if len(pending) >= _MIN_SENTENCE:
-            pieces.append(pending)
-            pending = ""
-    if pending:
-        if pieces:
-            pieces[-1] = f"{pieces[-1]} {pending}"
-        else:
-            pieces.append(pending)
-    return pieces
 
 
 def spread_normalised(scores: Sequence[float]) -> np.ndarray:
