@@ -7,7 +7,7 @@ answer can cite them as [1], [2], ...
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -19,17 +19,9 @@ from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
 from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore, check_embedder
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Hit
-from vigie.language import confident_language, detect_language
+from vigie.language import confident_language
 
 RERANK = "+rerank"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """How close the archive comes to a question: its nearest passage's similarity."""
-
-    similarity: float  # cosine of the nearest passage the reader may see (0 if none)
-    same_language: bool  # whether that passage is in the question's language
 
 
 MODES = SEARCH_MODES + tuple(mode + RERANK for mode in SEARCH_MODES)
@@ -103,19 +95,6 @@ class Searcher:
         if rerank:
             hits = self._rerank(query, hits)
         return hits[:limit]
-
-    def evidence(
-        self, query: str, clearance: Clearance, where: SearchFilter | None = None
-    ) -> Evidence:
-        """The nearest passage's similarity, for deciding to refuse (Answerer)."""
-        query = " ".join(query.split())
-        hits = self.store.search(
-            self.embedder.embed_query(query), clearance, limit=1, mode="dense", where=where
-        )
-        if not hits:
-            return Evidence(0.0, True)
-        language = detect_language(query, default=hits[0].chunk.language)
-        return Evidence(float(hits[0].score), language == hits[0].chunk.language)
 
     def sentence_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Each sentence's passage vector: from the sentence reranker's cache when it
