@@ -62,6 +62,21 @@ class SentenceEmbedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+class _Remembered:
+    """An embedder that embeds each text once for one answer's check: the sources'
+    sentences are compared with every claim, and embedding them again for each claim
+    was most of the check's time. Lives as long as one `check_answer` call."""
+
+    def __init__(self, embedder: SentenceEmbedder) -> None:
+        self._embedder = embedder
+        self._vectors: dict[str, list[float]] = {}
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        self._vectors.update(zip(new, self._embedder.embed_passages(new), strict=True))
+        return [self._vectors[t] for t in texts]
+
+
 # -- sentences and markers -----------------------------------------------------------------
 
 
@@ -295,6 +310,7 @@ def check_answer(
     source sentence that does, its marker written in place of the model's."""
     removed = 0
     checked: list[CheckedSentence] = []
+    embedder = _Remembered(embedder) if embedder is not None else None
     for raw in ANSWER_SENTENCE.split(text.strip()):
         if not raw.strip():
             continue

@@ -35,7 +35,7 @@ from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Level
 from vigie.users import Role, User, UserError
 
-CASES_PER_ADAPTER = 500  # x 2 adapters: 1,000 generated cases in every CI run
+CASES_PER_ADAPTER = 200  # x 2 adapters: 400 generated cases in every CI run
 CAVEATS = ("SPÉCIAL FRANCE", "OTAN")
 TOPICS = [
     ("fr", "Le croiseur Colbert appareilla de Dunkerque avec le Président du Conseil à bord."),
@@ -89,6 +89,9 @@ class LeakyModel:
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        return sum(self.count_tokens(m["content"]) for m in messages)
 
     def stream_chat(
         self, messages: list[dict[str, str]], max_tokens: int = 384, temperature: float = 0.1

@@ -95,7 +95,7 @@ def show_quotes(session: Session | None, t: Texts, answer: Answer) -> None:
         if session is None:
             st.caption(where)
             continue
-        with st.expander(f"{where} — {t('ask.see_page')}"):
+        with st.expander(f"{where} · {t('ask.see_page')}"):
             show_page(session, t, answer.sources[quote.number - 1].chunk)
 
 
