@@ -45,7 +45,7 @@ Part (b), the time split of one `vigie ask`. Two born-digital French samples
 (`samples/plumber_*.pdf`, `samples/alexis_*.pdf`) are ingested into a fresh
 temporary VIGIE_HOME by `python -m ui.cli ingest <folder> --json`
 (VIGIE_UNMARKED_LEVEL="NON PROTÉGÉ"). The parts are then built as the CLI builds
-them (`ui.services.Services`), the LLM being the same LocalLLM instance as in
+them (`app.services.Services`), the LLM being the same LocalLLM instance as in
 part (a), loaded but not used yet (part (b) runs first), and `Answerer.ask(question, clearance)` is
 consumed twice: a cold ask (first use of the embedder and the model in the
 process, as in a `vigie ask` process once its models are loaded) and a warm one
@@ -507,7 +507,7 @@ def one_ask(services: Any, clock: Clock, probe: ModelProbe, question: str) -> di
 
 
 def part_ask(vigie_llm: Any, settings) -> dict[str, Any]:
-    from ui.services import Services
+    from app.services import Services
 
     with tempfile.TemporaryDirectory(prefix="vigie-bench-llm-") as tmp:
         home = Path(tmp) / "home"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vigie.errors import CorruptFile
 
-class UnreadableFile(Exception):
+
+class UnreadableFile(CorruptFile):
     """A file that cannot be ingested; `reason` is one line an operator can act on."""
 
     def __init__(self, reason: str) -> None:

@@ -20,6 +20,7 @@ from retrieval.search import MODES, Searcher
 from retrieval.store import VectorStore
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Element, Level, SourceDocument
+from vigie.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def run_mode(
 ) -> ModeResult:
     if mode not in MODES:
         available = ", ".join(MODES)
-        raise ValueError(f"unknown search mode {mode!r} (known: {available})")
+        raise InputError(f"unknown search mode {mode!r} (known: {available})")
     clearance = Clearance(Level.TRES_SECRET)
     rankings: dict[str, list[str]] = {}
     seconds: list[float] = []

@@ -15,7 +15,8 @@ States:
 - "removed": taken out by `vigie remove`.
 
 Every entry a batch records carries the batch's id (`batch`, its UTC start time,
-e.g. "2026-11-26T09:48:12Z"); entries recorded before batches had ids carry "".
+e.g. "2026-11-26T09:48:12Z") and the user who ran it (`fed_by`); entries recorded
+before batches had ids carry "".
 
 Every change is one SQLite transaction with `synchronous=FULL`, so a power
 cut leaves the ledger at the last committed state.
@@ -30,6 +31,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from vigie.errors import Unavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -54,18 +57,19 @@ _ADDED_COLUMNS = {
     "seconds": ("REAL NOT NULL DEFAULT 0", "0"),
     "rescan_pages": ("TEXT NOT NULL DEFAULT '[]'", "'[]'"),
     "batch": ("TEXT NOT NULL DEFAULT ''", "''"),
+    "fed_by": ("TEXT NOT NULL DEFAULT ''", "''"),
 }
 # In `LedgerEntry`'s field order.
 _NAMES = (
     "sha256", "path", "file_name", "state", "reason", "pages", "chunks", "ocr_pages", "level",
-    "caveats", "seconds", "rescan_pages", "updated_at", "batch",
+    "caveats", "seconds", "rescan_pages", "updated_at", "batch", "fed_by",
 )  # fmt: skip
 _COLUMNS = ", ".join(_NAMES)
 
 STATES = ("ingested", "writing", "interrupted", "quarantined", "refused", "replaced", "removed")
 
 
-class LedgerError(RuntimeError):
+class LedgerError(Unavailable):
     """The ledger cannot be opened or written; the message says why and what to do."""
 
 
@@ -85,6 +89,7 @@ class LedgerEntry:
     rescan_pages: list[int] = field(default_factory=list)
     updated_at: float = 0.0
     batch: str = ""  # the id of the batch that recorded it ("" before batches had ids)
+    fed_by: str = ""  # the user who ran that batch ("" before it was recorded)
 
     @classmethod
     def from_row(cls, row: tuple) -> LedgerEntry:
@@ -194,6 +199,10 @@ class Ledger:
         ).fetchall()
         return [LedgerEntry.from_row(row) for row in rows]
 
+    def all_entries(self) -> list[LedgerEntry]:
+        rows = self._db.execute(f"SELECT {self._select} FROM files ORDER BY path").fetchall()
+        return [LedgerEntry.from_row(row) for row in rows]
+
     def find(self, key: str) -> list[LedgerEntry]:
         """Entries whose path is `key`, or whose SHA-256 starts with it (8 characters or more)."""
         select = f"SELECT {self._select} FROM files"
@@ -268,6 +277,7 @@ class Ledger:
                     json.dumps(entry.rescan_pages),
                     now,
                     entry.batch,
+                    entry.fed_by,
                 ),
             )
             for sha256 in replaced:

@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vigie.errors import CorruptFile
+
 # Page segmentation mode 1: automatic segmentation with orientation and script detection.
 PAGE_SEGMENTATION = "1"
 
 
-class OcrError(RuntimeError):
+class OcrError(CorruptFile):
     """Tesseract failed on an image; the message is Tesseract's first line."""
 
 

@@ -51,6 +51,7 @@ from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from vigie.config import Settings
 from vigie.contracts import Chunk, FileOutcome, Level, SourceDocument
+from vigie.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ PROVISIONAL_LEVEL = Level.TRES_SECRET
 _SLOWEST = 5
 
 
-class BatchStopped(RuntimeError):
+class BatchStopped(Unavailable):
     """The store or the ledger failed: the batch cannot go on. Done work is kept."""
 
 
@@ -310,9 +311,11 @@ class IngestPipeline:
         progress: Callable[[FileOutcome], None] | None = None,
         show_bar: bool | None = None,
         retry_all: bool = True,
+        fed_by: str = "",
     ) -> BatchReport:
         """Ingest `paths`. `retry_quarantined`: read quarantined files again, those among
-        `paths` and, with `retry_all`, every other one the ledger knows."""
+        `paths` and, with `retry_all`, every other one the ledger knows. `fed_by`: the
+        user running the batch, recorded with each file."""
         started = time.perf_counter()
         report = BatchReport(batch=self.new_batch_id())
         self.store.ensure_collection(self.embedder.dimension, self.embedder.identity)
@@ -327,7 +330,9 @@ class IngestPipeline:
                     known.add(path)
         report.outcomes.extend(problems)
         declarations = Declarations(Declaration(level, canonical_caveats(caveats)))
-        batch = _Batch(self, files, declarations, retry_quarantined, report, progress, show_bar)
+        batch = _Batch(
+            self, files, declarations, retry_quarantined, report, progress, show_bar, fed_by
+        )
         try:
             batch.check_free_space()
             batch.run()
@@ -373,16 +378,17 @@ class IngestPipeline:
         return removed
 
     def classify(
-        self, markings: Iterable[Marking], declared: Declaration
+        self, markings: Iterable[Marking], declared: Declaration, read: bool = True
     ) -> tuple[Level | None, tuple[str, ...]]:
         """The highest of the markings and the declaration, and every caveat of either.
 
         A declaration can raise what the markings say, never lower it. With
-        neither, the site's level for unmarked documents, if it names one.
+        neither, the site's level for unmarked documents, if it names one and the
+        file was `read` (an unreadable file's level stays unknown).
         """
         found, found_caveats = document_marking(markings)
         levels = [lvl for lvl in (found, declared.level) if lvl is not None]
-        level = max(levels) if levels else self.settings.unmarked()
+        level = max(levels) if levels else (self.settings.unmarked() if read else None)
         return level, tuple(sorted(set(declared.caveats) | set(found_caveats)))
 
 
@@ -398,6 +404,7 @@ class _Batch:
         report: BatchReport,
         progress: Callable[[FileOutcome], None] | None,
         show_bar: bool | None,
+        fed_by: str = "",
     ) -> None:
         self.p = pipeline
         self.settings = pipeline.settings
@@ -406,6 +413,7 @@ class _Batch:
         self.retry_quarantined = retry_quarantined
         self.report = report
         self.batch = report.batch  # recorded on every ledger entry this batch writes
+        self.fed_by = fed_by  # and who ran it
         self.progress = progress
         self.show_bar = show_bar
         self.jobs: list[_FileJob] = []  # files being parsed, oldest first
@@ -602,7 +610,12 @@ class _Batch:
         self.check_free_space()
         if not job.started_writing:
             entry = LedgerEntry(
-                job.sha256, str(job.path), job.path.name, "writing", batch=self.batch
+                job.sha256,
+                str(job.path),
+                job.path.name,
+                "writing",
+                batch=self.batch,
+                fed_by=self.fed_by,
             )
             self._guarded(self.p.ledger.record, entry)
             job.started_writing = True
@@ -654,6 +667,7 @@ class _Batch:
             seconds=seconds,
             rescan_pages=rescan,
             batch=self.batch,
+            fed_by=self.fed_by,
         )
         self._guarded(self.p.ledger.record, entry, older)
         reason = "new version of a file ingested before" if older else ""
@@ -675,8 +689,11 @@ class _Batch:
             self._finish(self._unchanged(path, known, declared, time.perf_counter()))
 
     def _reject(self, job: _FileJob, state: str, reason: str, base: dict[str, Any]) -> None:
+        """Quarantine or refuse a file, recording the level known of it (markings read so
+        far, the declared level): who may see its name in the ledger depends on it."""
         if job.started_writing:
             self._guarded(self.p.store.delete_document, job.sha256)
+        level, caveats = self.p.classify(job.markings, job.declared, read=False)
         entry = LedgerEntry(
             job.sha256,
             str(job.path),
@@ -685,8 +702,11 @@ class _Batch:
             reason,
             pages=base.get("pages", 0),
             ocr_pages=base.get("ocr_pages", 0),
+            level=int(level) if level is not None else None,
+            caveats=list(caveats),
             seconds=base.get("seconds", 0.0),
             batch=self.batch,
+            fed_by=self.fed_by,
         )
         self._guarded(self.p.ledger.record, entry)
         self._finish(FileOutcome(str(job.path), state, reason, **base))
@@ -707,9 +727,12 @@ class _Batch:
 
     def _quarantine_unhashed(self, path: Path, reason: str) -> None:
         """Quarantine a file that could not even be hashed: keyed by its path."""
+        level, caveats = self.p.classify((), self.declarations.for_file(path), read=False)
         entry = LedgerEntry(
-            f"path:{path}", str(path), path.name, "quarantined", reason, batch=self.batch
-        )
+            f"path:{path}", str(path), path.name, "quarantined", reason,
+            level=int(level) if level is not None else None, caveats=list(caveats),
+            batch=self.batch, fed_by=self.fed_by,
+        )  # fmt: skip
         self._guarded(self.p.ledger.record, entry)
         self._finish(FileOutcome(str(path), "quarantined", reason))
 

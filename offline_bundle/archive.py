@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from vigie.errors import CorruptFile
+
 __all__ = [
     "ArchiveError",
     "members",
@@ -32,7 +34,7 @@ __all__ = [
 _MAX_MTIME = 8**11 - 1
 
 
-class ArchiveError(ValueError):
+class ArchiveError(CorruptFile, ValueError):
     """The folder cannot be archived reproducibly, or the archive is not a safe bundle."""
 
 

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from offline_bundle import archive, manifest, sbom, signing
+from vigie.errors import Unavailable
 from vigie.models import MULTILINGUAL_EMBEDDER_DIR, STANDIN_LLMS
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +60,7 @@ MODEL_CARRIERS = frozenset(
 DEBIAN_PACKAGES = ("tesseract-ocr", "tesseract-ocr-fra", "tesseract-ocr-eng", "poppler-utils")
 
 
-class BuildError(RuntimeError):
+class BuildError(Unavailable):
     """The bundle cannot be built: one line saying what is missing."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_bundle.archive import ArchiveError, tree
+from vigie.errors import CorruptFile
 from vigie.models import sha256_of
 
 __all__ = [
@@ -46,7 +47,7 @@ REQUIRED_KEYS = (
 )
 
 
-class ManifestError(ValueError):
+class ManifestError(CorruptFile, ValueError):
     """The folder cannot be described, or a manifest is not one this code understands."""
 
 

@@ -24,6 +24,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 import vigie
+from vigie.errors import InputError
 from vigie.models import sha256_of
 
 __all__ = [
@@ -63,11 +64,11 @@ SPDX_IDS = {
 }
 
 
-class LockError(ValueError):
+class LockError(InputError):
     """requirements.lock is not a fully pinned pip-tools lock."""
 
 
-class SbomError(ValueError):
+class SbomError(InputError):
     """The shipped wheels do not match the lock (missing, other version, other hash)."""
 
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from vigie.errors import VigieError
 from vigie.models import sha256_of
 
 __all__ = ["SigningError", "fingerprint", "keygen", "sign", "sign_archive", "verify_signature"]
@@ -23,7 +24,7 @@ __all__ = ["SigningError", "fingerprint", "keygen", "sign", "sign_archive", "ver
 # openssl >= 3.0 (Debian 12) signs and verifies it with `pkeyutl -rawin`.
 
 
-class SigningError(RuntimeError):
+class SigningError(VigieError):
     """A key or signature could not be made or read; the message is one line."""
 
 

@@ -30,6 +30,7 @@ from retrieval.prompts import MERGE, SUMMARY, TRANSLATE_ASK, TRANSLATE_SYSTEM
 from retrieval.prompts import fence as fenced
 from retrieval.store import VectorStore
 from vigie.contracts import Chunk, Clearance, answer_label
+from vigie.errors import InputError, NotFound
 
 TARGETS = ("en", "fr")
 TEMPLATE_MARGIN = 32  # tokens the chat template adds around the messages
@@ -54,7 +55,7 @@ class DocumentRef:
         return " ".join(filter(None, [self.file_name, f"({self.document_id[:12]})", self.path]))
 
 
-class DocumentNotFound(ValueError):
+class DocumentNotFound(NotFound, ValueError):
     """No single document the reader may see matches what was typed."""
 
 
@@ -176,13 +177,14 @@ def _overhead(llm: LocalLLM, *prompt: str) -> int:
 
 def _budget(available: int, budget: int | None) -> int:
     if available <= 0:
-        raise ValueError(
+        raise InputError(
             "the model's context (LLM_CONTEXT) is too small for this prompt and answer"
         )
     return available if budget is None else max(1, min(budget, available))
 
 
 # -- translation ---------------------------------------------------------------------------
+
 
 def translate(
     chunks: Sequence[Chunk], target: str, llm: LocalLLM, budget: int | None = None
@@ -195,7 +197,7 @@ def translate(
     of one page come one after another: `by_page` puts them together.
     """
     if target not in TARGETS:
-        raise ValueError(f"cannot translate into {target!r} (known: {', '.join(TARGETS)})")
+        raise InputError(f"cannot translate into {target!r} (known: {', '.join(TARGETS)})")
     system, ask = TRANSLATE_SYSTEM[target], TRANSLATE_ASK[target]
     limit = _budget((llm.context - _overhead(llm, system, ask) - 64) // 3, budget)
     runs = itertools.groupby(chunks, key=lambda c: (c.page, c.language == target))

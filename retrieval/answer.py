@@ -372,12 +372,12 @@ class Answerer:
     ) -> tuple[list[Hit], list[ScoredSentence]]:
         """The sources (searched through llama-index, numbered from 1) and their
         sentences scored against the question, best first."""
-        retriever = ArchiveRetriever(self.searcher, clearance, top_k=self.top_k)
+        vector = self.searcher.embedder.embed_query(question)  # once, for this request
+        retriever = ArchiveRetriever(self.searcher, clearance, top_k=self.top_k, vector=vector)
         retriever.retrieve(question)
         sources = retriever.last_hits
         if not sources:
             return [], []
-        vector = self.searcher.embedder.embed_query(question)
         return sources, score_sentences(vector, sources, self.searcher.sentence_vectors)
 
     def evidence(self, question: str, clearance: Clearance) -> Evidence:

@@ -42,9 +42,6 @@ class Embedder:
             passage_prefix = prompts.get("passage", prompts.get("document", ""))
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
-        # The last query and its vector: a search, its reranking and the refusal check
-        # all embed the same question; it is computed once.
-        self._last_query: tuple[str, list[float]] | None = None
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         log.info("embedder %s loaded (%d dimensions)", path.name, self.dimension)
 
@@ -74,9 +71,9 @@ class Embedder:
         return self._encode([self.passage_prefix + t for t in texts])
 
     def embed_query(self, text: str) -> list[float]:
-        if self._last_query is None or self._last_query[0] != text:
-            self._last_query = (text, self._encode([self.query_prefix + text])[0])
-        return list(self._last_query[1])
+        """The query's vector. Nothing is kept: one embedder serves every session, so a
+        request computes its vector once and carries it (`Searcher.search(vector=...)`)."""
+        return self._encode([self.query_prefix + text])[0]
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:

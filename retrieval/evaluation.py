@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vigie.errors import InputError
+
 
 @dataclass
 class EvalSet:
@@ -36,14 +38,14 @@ class EvalSet:
         folder = Path(folder)
         for name in ("corpus.jsonl", "qrels.tsv"):
             if not (folder / name).is_file():
-                raise ValueError(f"{folder} is not a BEIR folder: {name} is missing")
+                raise InputError(f"{folder} is not a BEIR folder: {name} is missing")
         corpus = {
             _id(row): (row.get("title", ""), row.get("text", ""))
             for row in _jsonl(folder / "corpus.jsonl")
         }
         queries_path = Path(queries_file) if queries_file else folder / "queries.jsonl"
         if not queries_path.is_file():
-            raise ValueError(f"queries file not found: {queries_path}")
+            raise InputError(f"queries file not found: {queries_path}")
         queries = {_id(row): row["text"] for row in _jsonl(queries_path)}
         qrels: dict[str, dict[str, int]] = {}
         with (folder / "qrels.tsv").open(encoding="utf-8") as handle:
@@ -53,7 +55,7 @@ class EvalSet:
                     qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = score
         judged = {qid: text for qid, text in queries.items() if qid in qrels}
         if not judged:
-            raise ValueError(f"no query of {queries_path} has a judgement in qrels.tsv")
+            raise InputError(f"no query of {queries_path} has a judgement in qrels.tsv")
         return cls(corpus, judged, {qid: qrels[qid] for qid in judged})
 
     def long_documents(self) -> EvalSet:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vigie.config import Settings
+from vigie.errors import Unavailable
 from vigie.models import verify_llm_file
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-class LLMError(RuntimeError):
+class LLMError(Unavailable):
     """The model could not be loaded or run; the message says what to do."""
 
 

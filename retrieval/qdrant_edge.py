@@ -35,6 +35,7 @@ from retrieval.store import (
     check_embedder,
 )
 from vigie.contracts import Chunk, Clearance, Hit
+from vigie.errors import InputError
 
 # Written by Edge next to the segments; its presence means the directory holds a shard.
 _CONFIG_FILE = "edge_config.json"
@@ -231,7 +232,7 @@ class QdrantEdgeStore:
         lexical_languages: Sequence[str] = (),
     ) -> list[Hit]:
         if fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
+            raise InputError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
         if self._shard is None or (where is not None and where.matches_nothing):
             return []
         allowed = clearance_filter(clearance, document_id, where)

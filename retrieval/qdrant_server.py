@@ -35,6 +35,7 @@ from retrieval.store import (
     check_embedder,
 )
 from vigie.contracts import Chunk, Clearance, Hit
+from vigie.errors import InputError
 
 
 def clearance_filter(
@@ -239,7 +240,7 @@ class QdrantServerStore:
         lexical_languages: Sequence[str] = (),
     ) -> list[Hit]:
         if fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
+            raise InputError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
         if (where is not None and where.matches_nothing) or not self._exists():
             return []
         allowed = clearance_filter(clearance, document_id, where)

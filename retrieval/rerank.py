@@ -17,6 +17,7 @@ Two rerankers share one small interface, `rerank(query, hits) -> hits`:
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,8 +39,11 @@ RERANKERS = ("sentences", "cross-encoder")
 class Reranker(Protocol):
     name: str
 
-    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
-        """The same hits, best first, with their new scores."""
+    def rerank(
+        self, query: str, hits: Sequence[Hit], vector: list[float] | None = None
+    ) -> list[Hit]:
+        """The same hits, best first, with their new scores. `vector`: the query's, when
+        the request has it already."""
 
 
 def spread_normalised(scores: Sequence[float]) -> np.ndarray:
@@ -74,13 +78,20 @@ class SentenceFocusReranker:
 
     def __init__(self, embedder: Embedder, cache_sentences: int = 50_000) -> None:
         self.embedder = embedder
+        # Sentence vectors by text, shared by every session of the process (the lock
+        # keeps concurrent requests from evicting under each other's feet).
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_sentences
+        self._lock = threading.Lock()
 
-    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+    def rerank(
+        self, query: str, hits: Sequence[Hit], vector: list[float] | None = None
+    ) -> list[Hit]:
         if len(hits) < 2:
             return list(hits)
-        query_vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+        if vector is None:
+            vector = self.embedder.embed_query(query)
+        query_vector = np.asarray(vector, dtype=np.float32)
         per_hit = [sentences(hit.chunk.text) or [hit.chunk.text] for hit in hits]
         vectors = self._vectors([s for group in per_hit for s in group])
         best = [max(float(vectors[s] @ query_vector) for s in group) for group in per_hit]
@@ -94,16 +105,18 @@ class SentenceFocusReranker:
 
     def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Each text's vector, from the cache or embedded now (then cached, oldest evicted)."""
-        found = {t: self._cache[t] for t in texts if t in self._cache}
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             for text, vector in zip(missing, self.embedder.embed_passages(missing), strict=True):
                 found[text] = np.asarray(vector, dtype=np.float32)
-        for text, vector in found.items():
-            self._cache[text] = vector
-            self._cache.move_to_end(text)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            for text, vector in found.items():
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return found
 
 
@@ -119,7 +132,9 @@ class CrossEncoderReranker:
         self._model = CrossEncoder(str(path), device=device, local_files_only=True)
         log.info("cross-encoder %s loaded", path.name)
 
-    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+    def rerank(
+        self, query: str, hits: Sequence[Hit], vector: list[float] | None = None
+    ) -> list[Hit]:
         if not hits:
             return []
         pairs = [(query, hit.chunk.text) for hit in hits]

@@ -19,6 +19,7 @@ from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
 from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore, check_embedder
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Hit
+from vigie.errors import InputError
 from vigie.language import confident_language
 
 RERANK = "+rerank"
@@ -73,17 +74,21 @@ class Searcher:
         limit: int = 5,
         mode: str | None = None,
         where: SearchFilter | None = None,
+        vector: list[float] | None = None,
     ) -> list[Hit]:
+        """`vector`: the query's vector when the caller has it already (it travels with
+        the request; the embedder keeps nothing between requests)."""
         query = " ".join(query.split())
         if not query:
             return []
         mode = check_mode(mode or self.mode)
         first_stage, rerank = mode.removesuffix(RERANK), mode.endswith(RERANK)
         depth = max(limit, self.rerank_depth) if rerank else limit
-        vector = None if first_stage == "sparse" else self.embedder.embed_query(query)
+        if vector is None and (first_stage != "sparse" or rerank):
+            vector = self.embedder.embed_query(query)
         language = confident_language(query)
         hits = self.store.search(
-            vector,
+            None if first_stage == "sparse" else vector,
             clearance,
             limit=depth,
             text=query,
@@ -93,7 +98,8 @@ class Searcher:
             lexical_languages=(language,) if language else (),
         )
         if rerank:
-            hits = self._rerank(query, hits)
+            assert vector is not None
+            hits = self._rerank(query, vector, hits)
         return hits[:limit]
 
     def sentence_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
@@ -105,12 +111,12 @@ class Searcher:
         vectors = self.embedder.embed_passages(unique) if unique else []
         return {t: np.asarray(v, dtype=np.float32) for t, v in zip(unique, vectors, strict=True)}
 
-    def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+    def _rerank(self, query: str, vector: list[float], hits: list[Hit]) -> list[Hit]:
         """Rerank the first `rerank_depth` hits; any further ones follow in their first-stage
         order, scored just below the last reranked one."""
         if self.reranker is None:
             self.reranker = SentenceFocusReranker(self.embedder)
-        head = self.reranker.rerank(query, hits[: self.rerank_depth])
+        head = self.reranker.rerank(query, hits[: self.rerank_depth], vector)
         floor = min((h.score for h in head), default=0.0)
         tail = hits[self.rerank_depth :]
         return head + [Hit(h.chunk, floor - (n + 1) * 1e-6) for n, h in enumerate(tail)]
@@ -118,7 +124,7 @@ class Searcher:
 
 def check_mode(mode: str) -> str:
     if mode not in MODES:
-        raise ValueError(f"unknown search mode {mode!r} (known: {', '.join(MODES)})")
+        raise InputError(f"unknown search mode {mode!r} (known: {', '.join(MODES)})")
     return mode
 
 
@@ -128,7 +134,10 @@ def hit_to_node(hit: Hit, number: int) -> NodeWithScore:
     node = TextNode(
         id_=chunk.chunk_id,
         text=fence(
-            chunk.text, n=number, document=chunk.file_name, page=chunk.page,
+            chunk.text,
+            n=number,
+            document=chunk.file_name,
+            page=chunk.page,
             niveau=chunk.level.label,
         ),  # fmt: skip
         metadata={
@@ -147,15 +156,24 @@ def hit_to_node(hit: Hit, number: int) -> NodeWithScore:
 class ArchiveRetriever(BaseRetriever):
     """A llama-index retriever over Vigie's store, bound to one reader's clearance."""
 
-    def __init__(self, searcher: Searcher, clearance: Clearance, top_k: int = 5) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        clearance: Clearance,
+        top_k: int = 5,
+        vector: list[float] | None = None,
+    ) -> None:
         super().__init__()
         self._searcher = searcher
         self._clearance = clearance
         self._top_k = top_k
+        self._vector = vector  # the question's vector, computed once by the caller
         self.last_hits: list[Hit] = []
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._searcher.search(query_bundle.query_str, self._clearance, limit=self._top_k)
+        hits = self._searcher.search(
+            query_bundle.query_str, self._clearance, limit=self._top_k, vector=self._vector
+        )
         self.last_hits = merge_neighbours(hits)
         return [hit_to_node(hit, n) for n, hit in enumerate(self.last_hits, start=1)]
 

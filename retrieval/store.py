@@ -2,7 +2,8 @@
 
 Two adapters implement it: `QdrantEdgeStore` (embedded, the default) and
 `QdrantServerStore` (a Qdrant server through qdrant-client, or qdrant-client's
-local mode in tests). `open_store(settings)` picks one from the configuration.
+local mode in tests). `retrieval.open_store.open_store(settings)` picks one from the
+configuration.
 
 Every read takes a `Clearance`: the level and caveat filter is added to the
 Qdrant query itself by each adapter, never applied afterwards.
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Hit, Level, day_number
+from vigie.errors import Unavailable
 
 SEARCH_MODES = ("dense", "sparse", "hybrid")
 # How a hybrid query fuses its dense and sparse candidates, inside Qdrant:
@@ -124,7 +126,7 @@ class SearchFilter:
         return replace(self, languages=kept) if kept else None
 
 
-class StoreError(RuntimeError):
+class StoreError(Unavailable):
     """The store could not be opened or used; the message says why and what to do."""
 
 
@@ -213,19 +215,3 @@ def check_embedder(recorded: str | None, embedder: str, where: str, has_chunks: 
         "their vectors cannot be compared. Configure the embedder the store was built with "
         "(EMBEDDER_PATH), or ingest again into a new store (another HOME or COLLECTION)"
     )
-
-
-def open_store(settings: Settings) -> VectorStore:
-    """The configured adapter: a Qdrant server when `qdrant_url` is set, else Qdrant Edge."""
-    if settings.qdrant_url:
-        from retrieval.qdrant_server import QdrantServerStore
-
-        return QdrantServerStore.connect(
-            settings.qdrant_url,
-            api_key=settings.qdrant_api_key,
-            collection=settings.collection,
-            tuning=IndexTuning.from_settings(settings),
-        )
-    from retrieval.qdrant_edge import QdrantEdgeStore
-
-    return QdrantEdgeStore.open(settings.store_path, IndexTuning.from_settings(settings))

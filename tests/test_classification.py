@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from app.services import Services
 from tests.pdfmaker import make_text_pdf
-from ui.services import Services
 from vigie.config import Settings
 from vigie.contracts import Clearance, Level
 

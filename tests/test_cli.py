@@ -116,3 +116,84 @@ def test_unknown_level_is_a_clear_error(home: Path, models_dir: Path) -> None:
     assert result.returncode == 2
     assert "unknown classification level" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- one error boundary: an expected error is one line and exit 2, a bug is a traceback --
+
+
+def one_line_exit_2(result) -> str:  # noqa: ANN001 - CompletedProcess
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vigie: error: "), result.stderr
+    return lines[0]
+
+
+def test_an_analyst_listing_users_is_refused_in_one_line(home: Path, models_dir: Path) -> None:
+    from tests.conftest import add_user
+    from vigie.contracts import Level
+
+    add_user(home, "lecteur", "analyst", Level.NON_PROTEGE, (), "lecteur-password")
+    result = run_vigie(
+        ["users", "list"], home, models_dir, VIGIE_USER="lecteur", VIGIE_PASSWORD="lecteur-password"
+    )
+    assert "may not manage users" in one_line_exit_2(result)
+    assert "admin" not in result.stdout  # no user's name leaks before the refusal
+
+
+def test_a_misspelt_configuration_key_is_named_with_the_nearest(
+    home: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "vigie.toml"
+    config.write_text('serch_mode = "hybrid"\n', encoding="utf-8")
+    line = one_line_exit_2(run_vigie(["--config", str(config), "status"], home, models_dir))
+    assert "'serch_mode'" in line and "'search_mode'" in line
+
+
+def test_an_option_value_is_checked_where_it_is_parsed(home: Path, models_dir: Path) -> None:
+    since = one_line_exit_2(run_vigie(["audit", "export", "--since", "hier"], home, models_dir))
+    assert "--since" in since and "'hier'" in since
+    day = one_line_exit_2(run_vigie(["search", "convoi", "--since", "3/5/1940"], home, models_dir))
+    assert "YYYY-MM-DD" in day
+    mode = one_line_exit_2(run_vigie(["search", "convoi", "--mode", "fast"], home, models_dir))
+    assert "hybrid+rerank" in mode  # the valid choices are named
+    role = one_line_exit_2(
+        run_vigie(
+            ["users", "add", "x", "--role", "chef", "--clearance", "SECRET"], home, models_dir
+        )
+    )
+    assert "analyst, operator, admin" in role
+
+
+def test_a_bug_is_a_traceback_and_exit_1(home: Path, models_dir: Path) -> None:
+    """A fault injected into a use case: not dressed up as a user's mistake."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, ensure_admin
+
+    ensure_admin(home)
+    inject = (
+        "import app.session as s, ui.cli as c\n"
+        "def broken(self): raise KeyError('injected')\n"
+        "s.Session.status = broken\n"
+        "c.main(['status'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", inject],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            **__import__("os").environ,
+            "PYTHONPATH": str(ROOT),
+            "VIGIE_HOME": str(home),
+            "VIGIE_MODELS_DIR": str(models_dir),
+            "VIGIE_USER": "admin",
+            "VIGIE_PASSWORD": "test-admin-password",
+        },
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" in result.stderr and "KeyError: 'injected'" in result.stderr
+    assert "please report it" in result.stderr

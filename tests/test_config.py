@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vigie.config import load_settings
+from vigie.config import ConfigError, load_settings
 from vigie.contracts import Clearance, Level
 
 
@@ -31,8 +31,31 @@ def test_home_holds_everything_by_default(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.toml"):
+    with pytest.raises(ConfigError, match="nope.toml"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_an_unknown_key_is_refused_with_the_nearest_one(tmp_path: Path) -> None:
+    config = tmp_path / "vigie.toml"
+    config.write_text('top_k = 5\nserch_mode = "dense"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown setting 'serch_mode'.*'search_mode'"):
+        load_settings(config, home=tmp_path / "home")
+    config.write_text('fusoin = "rrf"\nzzz_qqq = 1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="'fusoin'.*did you mean 'fusion'"):
+        load_settings(config, home=tmp_path / "home")
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [('search_mode = "fast"', "search_mode"), ('fusion = "sum"', "fusion"),
+     ('quantization = "int4"', "quantization"), ("top_k = 'many'", "top_k")],
+)  # fmt: skip
+def test_a_value_of_the_wrong_kind_names_its_key(tmp_path: Path, line: str, key: str) -> None:
+    config = tmp_path / "vigie.toml"
+    config.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"setting {key} in") as error:
+        load_settings(config, home=tmp_path / "home")
+    assert len(str(error.value).splitlines()) == 1
 
 
 @pytest.mark.parametrize(

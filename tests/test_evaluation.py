@@ -125,7 +125,10 @@ def test_long_documents_join_each_articles_passages_and_judge_by_article(
     assert long.queries == passages.queries
     # Several judged passages of one article: one judgement, the best grade.
     assert long.qrels == {
-        "q1": {"port": 1}, "q2": {"radar": 1}, "q3": {"radar": 2}, "q4": {"vivres": 1}
+        "q1": {"port": 1},
+        "q2": {"radar": 1},
+        "q3": {"radar": 2},
+        "q4": {"vivres": 1},
     }
     assert passages.qrels["q3"] == {"radar-00": 1, "radar-01": 2}  # the set itself is left
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.session import clean_text
 from tests.conftest import ROOT, run_vigie
 from tests.pdfmaker import make_active_pdf
-from ui.session import clean_text
 from vigie.language import unserved_language
 from vigie.users import UserError
 

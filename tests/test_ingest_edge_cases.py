@@ -170,7 +170,7 @@ def test_the_619_page_book_is_read_a_window_at_a_time() -> None:
 
 
 def test_a_file_that_vanishes_mid_batch_is_reported(tmp_path: Path, models_dir: Path) -> None:
-    from ui.services import Services
+    from app.services import Services
 
     folder = tmp_path / "batch"
     folder.mkdir()
@@ -238,7 +238,7 @@ def test_a_full_disk_stops_the_batch_cleanly_and_a_rerun_completes(
     stops cleanly before a write can fail (the embedded store maps its files: a write to
     a full disk is a SIGBUS, not an error), what was ingested stays, and the re-run, once
     there is room, ends in the state of a clean run."""
-    from ui.services import Services
+    from app.services import Services
 
     if os.geteuid() != 0:
         pytest.fail("this test needs root to mount a small tmpfs as the home's disk")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
+from app.services import Services
 from ingest.ledger import Ledger, LedgerEntry
 from retrieval.store import SearchFilter
 from tests.conftest import SAMPLES, run_vigie
 from tests.pdfmaker import make_text_pdf
-from ui.services import Services
 from vigie.config import Settings
 from vigie.contracts import Clearance, Level
 
@@ -76,12 +76,8 @@ def test_a_quarantined_file_is_retried_only_when_asked(services: Services, tmp_p
     broken = services.pipeline.run([folder / "broken.pdf"])
     assert [o.state for o in broken.outcomes] == ["quarantined"]
     # One file retried alone (the UI's per-file button): the other stays as it was.
-    alone = services.pipeline.run(
-        [folder / "broken.pdf"], retry_quarantined=True, retry_all=False
-    )
-    assert [(Path(o.path).name, o.state) for o in alone.outcomes] == [
-        ("broken.pdf", "quarantined")
-    ]
+    alone = services.pipeline.run([folder / "broken.pdf"], retry_quarantined=True, retry_all=False)
+    assert [(Path(o.path).name, o.state) for o in alone.outcomes] == [("broken.pdf", "quarantined")]
     assert services.ledger.totals() == {"quarantined": 2}
     (folder / "broken.pdf").unlink()
 
@@ -217,5 +213,5 @@ def test_an_old_ledger_without_batches_opens_and_migrates(tmp_path: Path) -> Non
     db = sqlite3.connect(path)
     columns = [row[1] for row in db.execute("PRAGMA table_info(files)")]
     db.close()
-    assert columns[-4:] == ["caveats", "seconds", "rescan_pages", "batch"]
+    assert columns[-5:] == ["caveats", "seconds", "rescan_pages", "batch", "fed_by"]
     Ledger(path).close()  # opening again changes nothing

@@ -23,14 +23,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.services import Services
+from app.session import Session
 from retrieval.analysis import TARGETS, DocumentNotFound
 from retrieval.embedder import Embedder
 from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.qdrant_server import QdrantServerStore
 from retrieval.store import VectorStore
 from tests.conftest import make_chunk
-from ui.services import Services
-from ui.session import Session
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Level
 from vigie.users import Role, User, UserError

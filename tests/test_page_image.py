@@ -12,9 +12,9 @@ import pikepdf
 import pytest
 from PIL import Image, ImageChops
 
+from app.page_image import PageRenderer, PageUnavailable, render_page
 from tests.conftest import CORPUS
 from tests.pdfmaker import make_text_pdf
-from ui.page_image import PageRenderer, PageUnavailable, render_page
 from vigie.contracts import Chunk, Level
 from vigie.models import sha256_of
 

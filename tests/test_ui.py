@@ -32,15 +32,23 @@ from vigie.contracts import Level
 from vigie.offline import NetworkBlocked, blocked_attempts
 from vigie.users import UserStore
 
-APP = str(ROOT / "ui" / "app.py")
+APP = str(ROOT / "ui" / "streamlit_app.py")
 READER, READER_PASSWORD = "lecteur", "lecteur-password"
 OPERATOR, OPERATOR_PASSWORD = "operateur", "operateur-password"
 VICTIM, VICTIM_PASSWORD = "victime", "victime-password"
 FOLLOW_UP = "Et qui l'accueillit à la coupée ?"
-NOTE_LINES = ["Note de service sur le ravitaillement des phares de la cote nord.",
-              "Les gardiens recoivent le petrole chaque trimestre."]
-PAGE_KEYS = {"Questions": "ask", "Recherche": "search", "Documents": "documents",
-             "Ingestion": "ingestion", "Utilisateurs": "users", "Audit": "audit"}
+NOTE_LINES = [
+    "Note de service sur le ravitaillement des phares de la cote nord.",
+    "Les gardiens recoivent le petrole chaque trimestre.",
+]
+PAGE_KEYS = {
+    "Questions": "ask",
+    "Recherche": "search",
+    "Documents": "documents",
+    "Ingestion": "ingestion",
+    "Utilisateurs": "users",
+    "Audit": "audit",
+}
 # A SECRET page on the very subject of SCANNED_QUESTION: the public reader must never see it.
 SECRET_DOC = "colbert-secret"
 SECRET_TEXT = (

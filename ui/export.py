@@ -15,7 +15,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from retrieval.answer import Answer
+from app.results import Answer
 from ui.banner import BANNER_COLOURS, rgb
 from vigie.contracts import Citation, Level, answer_label
 

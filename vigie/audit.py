@@ -45,6 +45,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from vigie.errors import Unavailable
+
 GENESIS = "0" * 64
 
 # The keys of a record, in the order they are written.
@@ -53,7 +55,7 @@ _HEX = frozenset("0123456789abcdef")
 _READ_BLOCK = 64 * 1024
 
 
-class AuditError(RuntimeError):
+class AuditError(Unavailable):
     """The trail cannot be written or read (permissions, full disk, a path that is a file).
 
     A separate type so that callers can tell "the audit trail is unavailable"

@@ -8,10 +8,13 @@ when it exists), then the defaults below.
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +23,16 @@ from pydantic_settings import (
 )
 
 from vigie.contracts import Level
+from vigie.errors import InputError
+
+SearchMode = Literal["dense", "sparse", "hybrid", "dense+rerank", "sparse+rerank", "hybrid+rerank"]
+Fusion = Literal["dbsf", "rrf"]
+Quantization = Literal["none", "int8"]
+
+
+class ConfigError(InputError):
+    """The configuration file or a VIGIE_* value is wrong; the message names the key."""
+
 
 DEFAULT_EMBEDDER_DIR = "multilingual-e5-small"
 DEFAULT_LLM_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
@@ -63,13 +76,13 @@ class Settings(BaseSettings):
     # Retrieval and chunking.
     # "dense", "sparse" (lexical) or "hybrid" (both, fused in Qdrant), each optionally
     # "+rerank" (a second stage over the first `rerank_depth` candidates).
-    search_mode: str = "hybrid+rerank"
-    fusion: str = "dbsf"  # how hybrid fuses its two sides: "dbsf" or "rrf"
+    search_mode: SearchMode = "hybrid+rerank"
+    fusion: Fusion = "dbsf"  # how hybrid fuses its two sides: "dbsf" or "rrf"
     rerank_depth: int = 20
     # The dense index (retrieval/store.py IndexTuning; figures from bench/search.py).
     hnsw_ef: int = 128
     acorn: bool = True  # graph search that stays accurate under narrow filters
-    quantization: str = "none"  # "int8": quantised vectors + rescoring (new stores only)
+    quantization: Quantization = "none"  # "int8": quantised vectors + rescoring (new stores only)
     # A sentence-transformers cross-encoder directory (with SHA256SUMS) for the second
     # stage; None: the sentence-focus reranker, which reuses the embedder.
     reranker_path: Path | None = None
@@ -188,14 +201,43 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: object) -> Settings:
-    """Build the settings from arguments, environment and the TOML file."""
+    """Build the settings from arguments, environment and the TOML file.
+
+    A key of the TOML file that is not a setting is refused (naming the nearest
+    one), as is a value of the wrong kind: `ConfigError`, one line."""
     home = Path(str(overrides.get("home") or os.environ.get("VIGIE_HOME") or ".vigie"))
     candidate = config_file or os.environ.get("VIGIE_CONFIG") or home / "vigie.toml"
     toml_file = Path(candidate) if Path(candidate).is_file() else None
     if config_file is not None and toml_file is None:
-        raise FileNotFoundError(f"configuration file not found: {config_file}")
+        raise ConfigError(f"configuration file not found: {config_file}")
+    if toml_file is not None:
+        check_keys(toml_file)
 
     class _FileSettings(Settings):
         model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore", toml_file=toml_file)
 
-    return _FileSettings(**overrides)
+    try:
+        return _FileSettings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "?"
+        where = f" in {toml_file}" if toml_file else ""
+        raise ConfigError(
+            f"setting {key}{where} (or VIGIE_{key.upper()}): {first['msg']}, "
+            f"got {first.get('input')!r}"
+        ) from None
+
+
+def check_keys(toml_file: Path) -> None:
+    """Refuse a TOML file that does not parse or names a key that is not a setting
+    (a misspelt key would otherwise be silently ignored)."""
+    try:
+        data = tomllib.loads(toml_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the configuration file {toml_file}: {exc}") from None
+    known = sorted(Settings.model_fields)
+    for key in data:
+        if key not in Settings.model_fields:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"unknown setting {key!r} in {toml_file}{hint}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum
 
+from vigie.errors import InputError
 from vigie.language import strip_accents
 
 # A fixed namespace so that chunk ids are stable across runs and machines.
@@ -49,7 +50,7 @@ class Level(IntEnum):
         if key in _ALIASES:
             return _ALIASES[key]
         known = ", ".join(sorted({lvl.label for lvl in cls}))
-        raise ValueError(f"unknown classification level {text!r} (known: {known})")
+        raise InputError(f"unknown classification level {text!r} (known: {known})")
 
 
 _LABELS = {

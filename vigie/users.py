@@ -28,6 +28,7 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from vigie.contracts import Clearance, Level
+from vigie.errors import InputError, PermissionDenied, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +64,15 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 }
 
 
-class UserError(ValueError):
+class UserError(InputError):
     """A user's mistake: the message is one clear line, shown as is."""
 
 
-class UserStoreError(RuntimeError):
+class UserStoreError(Unavailable):
     """The users database cannot be written (a read-only or full home)."""
 
 
-class AuthenticationError(UserError):
+class AuthenticationError(UserError, PermissionDenied):
     """A failed login; the message never tells whether the name exists."""
 
 

@@ -7,8 +7,8 @@ import json
 
 import streamlit as st
 
+from app.session import Session
 from ui.i18n import Texts
-from ui.session import Session
 from ui.workspace.screen import Screen
 from vigie.audit import AuditError
 from vigie.contracts import Level
@@ -67,7 +67,7 @@ def add_user(session: Session, t: Texts) -> None:
 def change_user(session: Session, t: Texts, names: list[str]) -> None:
     with st.expander(t("users.change")):
         name = st.selectbox(t("users.name"), names, key="edit_name")
-        current = session.services.users.get(name) if name else None
+        current = session.user(name) if name else None
         if current is None:
             return
         with st.form("user_edit"):
@@ -102,19 +102,17 @@ def audit_page(session: Session, t: Texts, screen: Screen) -> None:
 
     session.require(Action.READ_AUDIT)
     st.caption(t("audit.caption"))
-    trail = session.services.audit
-    if st.button(t("audit.verify"), key="audit_verify") or "audit_checked" not in st.session_state:
-        result = trail.verify()
+    clicked = st.button(t("audit.verify"), key="audit_verify")
+    if clicked or "audit_checked" not in st.session_state:
+        result = session.verify_audit(record=clicked)
         st.session_state["audit_checked"] = (result.ok, result.records, result.reason)
-        if st.session_state.get("audit_verify"):
-            session.audit("audit_verified", records=result.records, ok=result.ok)
     ok, records, reason = st.session_state["audit_checked"]
     if ok:
         st.success(t("audit.ok", n=t.number(records)))
     else:
         st.error(t("audit.broken", reason=reason))
     try:
-        recent = list(trail.records())[-AUDIT_SHOWN:]
+        recent = session.recent_audit(AUDIT_SHOWN)
     except AuditError:  # a line that is not a record: the error above names it
         return
     st.dataframe(

@@ -11,10 +11,9 @@ from datetime import datetime
 
 import streamlit as st
 
-from retrieval.answer import Answer, AnswerStream
-from retrieval.citations import MARKER, cited_numbers, marker_numbers
+from app.results import MARKER, Answer, AnswerStream, cited_numbers, marker_numbers
+from app.session import Session
 from ui.i18n import Texts
-from ui.session import Session
 from ui.workspace.screen import Screen
 from ui.workspace.sources import anchor, show_page, source_panel
 from vigie.contracts import marking

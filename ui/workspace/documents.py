@@ -7,9 +7,9 @@ from collections import defaultdict
 
 import streamlit as st
 
-from retrieval.analysis import chunks_label
+from app.results import chunks_label
+from app.session import Session, references
 from ui.i18n import Texts
-from ui.session import Session, references
 from ui.workspace.screen import Screen
 from ui.workspace.search import open_document
 from ui.workspace.sources import show_page

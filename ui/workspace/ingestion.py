@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ingest.ledger import Ledger
-from ingest.pipeline import BatchReport, collect_files
+from app.results import ArchiveStatus, BatchReport, FileRow
+from app.session import Session
 from ui.i18n import Texts
-from ui.session import Session
 from ui.workspace.screen import Screen
 from vigie.contracts import FileOutcome, Level
 from vigie.users import UserError
@@ -18,41 +17,32 @@ from vigie.users import UserError
 def ingestion_page(session: Session, t: Texts, screen: Screen) -> None:
     st.caption(t("ingest.caption"))
     start_batch(session, t)
-    ledger = session.ledger()
-    if ledger is None:
-        st.info(t("ingest.empty"))
-        return
-    try:
-        ledger_view(session, t, ledger)
-    finally:
-        ledger.close()
+    ledger_view(session, t, session.status())
 
 
-def ledger_view(session: Session, t: Texts, ledger: Ledger) -> None:
-    summary = ledger.summary()
-    if not summary:
+def ledger_view(session: Session, t: Texts, status: ArchiveStatus) -> None:
+    """Totals, quarantine, pages to re-scan and batches: only what the user may see."""
+    if not status.states:
         st.info(t("ingest.empty"))
         return
     st.subheader(t("ingest.totals"))
     st.table(
         [
             {t("ingest.state"): t(f"state.{state}")}
-            | {t(f"ingest.{k}"): t.number(v) for k, v in values.items() if k in COLUMNS}
-            for state, values in sorted(summary.items())
+            | {t(f"ingest.{k}"): t.number(getattr(count, k)) for k in COLUMNS}
+            for state, count in sorted(status.states.items())
         ]
     )
-    quarantine(session, t, ledger.in_state("quarantined"))
-    rescans = [e for e in ledger.in_state("ingested") if e.rescan_pages]
-    if rescans:
+    quarantine(session, t, status.quarantined)
+    if status.rescans:
         st.subheader(t("ingest.rescan"))
         st.table(
-            [{t("ingest.file"): e.path, t("ingest.pages"): ", ".join(map(str, e.rescan_pages))}
-             for e in rescans]
+            [{t("ingest.file"): r.path, t("ingest.pages"): ", ".join(map(str, r.rescan_pages))}
+             for r in status.rescans]
         )  # fmt: skip
-    batches = ledger.batches()
-    if batches:
+    if status.batches:
         st.subheader(t("ingest.batches"))
-        shown = batches[:20]
+        shown = status.batches[:20]
         st.table([{t("search.batch"): batch, t("ingest.files"): t.number(n)} for batch, n in shown])
 
 
@@ -60,7 +50,7 @@ COLUMNS = ("files", "pages", "chunks")
 
 
 def start_batch(session: Session, t: Texts) -> None:
-    roots = ", ".join(str(r) for r in session.services.settings.resolved_import_roots)
+    roots = ", ".join(str(r) for r in session.import_roots())
     with st.form("ingest_form"):
         folder = st.text_input(t("ingest.folder"), key="ingest_folder")
         st.caption(f"{t('ingest.roots')} : {roots}")
@@ -76,14 +66,14 @@ def start_batch(session: Session, t: Texts) -> None:
     except UserError as exc:
         st.error(str(exc))
         return
-    files, _, _ = collect_files([path], exclude=session.services.settings.home)
+    files = session.files_in(path)
     bar = st.progress(0.0, text=t("ingest.running", path=path))
     done: list[FileOutcome] = []
 
     def progress(outcome: FileOutcome) -> None:
         done.append(outcome)
-        share = min(1.0, len(done) / max(1, len(files)))
-        bar.progress(share, text=f"{len(done)} / {len(files)} — {outcome.path} : {outcome.state}")
+        share = min(1.0, len(done) / max(1, files))
+        bar.progress(share, text=f"{len(done)} / {files} — {outcome.path} : {outcome.state}")
 
     report = session.ingest([path], level=level, progress=progress)
     bar.progress(1.0, text=t("ingest.done", batch=report.batch))
@@ -103,7 +93,7 @@ def show_report(t: Texts, report: BatchReport) -> None:
             st.warning(f"{outcome.path} — {t(f'state.{outcome.state}')} : {outcome.reason}")
 
 
-def quarantine(session: Session, t: Texts, entries: list) -> None:
+def quarantine(session: Session, t: Texts, entries: list[FileRow]) -> None:
     if not entries:
         return
     st.subheader(t("ingest.quarantine"))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from retrieval.store import SearchFilter
+from app.results import SearchFilter
+from app.session import Session
 from ui.i18n import Texts
-from ui.session import Session
 from ui.workspace.screen import Screen
 from vigie.contracts import Level, marking
 from vigie.users import UserError
@@ -63,7 +63,7 @@ def documents_matching(entries: list, types: list[str], batch: str) -> frozenset
 
 def filters_form(session: Session, t: Texts) -> Submitted | None:
     user = session.user
-    entries = session.services.ingested_entries()
+    entries = session.ingested_files()
     batches = sorted({e.batch for e in entries if e.batch}, reverse=True)
     with st.form("search_form"):
         query = st.text_input(t("search.query"), key="search_query")

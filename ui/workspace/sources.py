@@ -8,8 +8,8 @@ import logging
 
 import streamlit as st
 
+from app.session import Session
 from ui.i18n import Texts
-from ui.session import Session
 from ui.workspace.screen import Screen
 from vigie.contracts import Chunk, marking
 from vigie.users import UserError
@@ -27,7 +27,7 @@ def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | 
     key = (chunk.document_id, chunk.page, chunk.chunk_id if highlight else "")
     cache = st.session_state.setdefault("vigie_pages", {})
     if key not in cache:
-        from ui.page_image import PageUnavailable
+        from app.page_image import PageUnavailable
 
         try:
             ids = [chunk.chunk_id] if highlight else []

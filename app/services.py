@@ -1,26 +1,30 @@
-"""Build Vigie's parts from the settings, once, for the CLI and the Streamlit app.
+"""Vigie's parts built from the settings, once per process, for the sessions to use.
 
 Parts are created on first use: `vigie search` never loads the LLM, and the
-UI process shares one model between all its sessions.
+UI process shares one model between all its sessions. Faces build a `Services`,
+then sign in (`app.session`) and use the session only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
+from collections.abc import Iterator
 
-from ingest.ledger import Ledger, LedgerEntry
+from app.page_image import PageRenderer
+from ingest.ledger import Ledger
 from ingest.pipeline import IngestPipeline
 from retrieval.answer import Answerer
 from retrieval.embedder import Embedder
 from retrieval.llm import LocalLLM
+from retrieval.open_store import open_store
 from retrieval.search import Searcher
-from retrieval.store import VectorStore, open_store
-from ui.session import Session
+from retrieval.store import VectorStore
 from vigie.audit import AuditTrail
 from vigie.config import Settings
-from vigie.users import AuthenticationError, UserStore
+from vigie.users import UserStore
 
 log = logging.getLogger(__name__)
 
@@ -52,49 +56,21 @@ class Services:
     def audit(self) -> AuditTrail:
         return AuditTrail(self.settings.audit_path)
 
-    def login(self, name: str, password: str, channel: str) -> Session:
-        """A session for `name` when the password is right; every try is audited."""
-        name = name.strip().lower()
-        try:
-            user = self.users.authenticate(name, password)
-        except AuthenticationError as exc:
-            self.audit.record(name[:64], "login_failed", channel=channel, reason=str(exc))
-            raise
-        self.audit.record(user.name, "login", channel=channel)
-        return Session(self, user, channel)
-
-    def trusted_session(self, name: str, channel: str = "proxy") -> Session:
-        """A session for a name the site's reverse proxy vouches for (single sign-on):
-        the account must exist here and be active; its clearance is Vigie's own."""
-        user = self.users.get(name.strip().lower())
-        if user is None or not user.active:
-            self.audit.record(name[:64], "login_failed", channel=channel, reason="not a user")
-            raise AuthenticationError(f"{name!r} is not an active Vigie user")
-        self.audit.record(user.name, "login", channel=channel)
-        return Session(self, user, channel)
-
-    def ingested_entries(self) -> list[LedgerEntry]:
-        """The ledger's ingested files (names, paths, ids, type, batch). What a reader
-        may see of them is the store's to decide, under the reader's clearance."""
+    @contextlib.contextmanager
+    def read_ledger(self) -> Iterator[Ledger | None]:
+        """The ledger opened read-only for one use case; None before the first batch."""
         if not self.settings.ledger_path.exists():
-            return []
+            yield None
+            return
         ledger = Ledger(self.settings.ledger_path, read_only=True)
         try:
-            return ledger.in_state("ingested")
+            yield ledger
         finally:
             ledger.close()
 
-    def known_documents(self) -> list:
-        """The ingested documents as the ledger lists them (names, paths, ids)."""
-        from retrieval.analysis import DocumentRef
-
-        return [DocumentRef(e.sha256, e.file_name, e.path) for e in self.ingested_entries()]
-
     @functools.cached_property
-    def pages(self):
-        """Renders source pages for the UI, with the files' hashes checked (ui.page_image)."""
-        from ui.page_image import PageRenderer
-
+    def pages(self) -> PageRenderer:
+        """Renders source pages for the UI, with the files' hashes checked (app.page_image)."""
         return PageRenderer()
 
     @functools.cached_property

@@ -23,8 +23,8 @@ import time  # noqa: E402
 
 import streamlit as st  # noqa: E402
 
+from app.session import Session, sign_in, trusted_sign_in  # noqa: E402
 from ui.i18n import LANGUAGES, Texts  # noqa: E402
-from ui.session import Session  # noqa: E402
 from ui.workspace.admin import audit_page, users_page  # noqa: E402
 from ui.workspace.ask import ask_page  # noqa: E402
 from ui.workspace.documents import documents_page  # noqa: E402
@@ -50,7 +50,7 @@ PAGES = {
 
 @st.cache_resource(show_spinner=False)
 def get_services():
-    from ui.services import Services
+    from app.services import Services
 
     os.umask(0o077)  # what Vigie writes (store, ledger, users, audit) is its owner's only
     settings = load_settings()
@@ -83,11 +83,11 @@ def signed_in(services, t: Texts) -> Session | None:
     if session is not None:
         idle = now - st.session_state.get("vigie_seen", now)
         if idle > settings.session_idle_minutes * 60:
-            services.audit.record(session.user.name, "session_expired", channel=session.channel)
+            session.expire()
             sign_out()
             st.session_state["vigie_notice"] = t("login.expired")
             session = None
-        elif services.users.get(session.user.name) != session.user:
+        elif not session.is_current():
             # Disabled, or clearance changed by an admin: sign in again to take it up.
             sign_out()
             st.session_state["vigie_notice"] = t("login.changed")
@@ -96,7 +96,7 @@ def signed_in(services, t: Texts) -> Session | None:
         name = st.context.headers.get(settings.trusted_user_header)
         if name:
             try:
-                session = services.trusted_session(name)
+                session = trusted_sign_in(services, name)
             except UserError as exc:
                 st.error(str(exc))
                 st.stop()
@@ -124,7 +124,7 @@ def login_form(services, t: Texts) -> None:
         submitted = st.form_submit_button(t("login.submit"), type="primary")
     if submitted:
         try:
-            session = services.login(name, password, channel="ui")
+            session = sign_in(services, name, password, channel="ui")
         except UserError as exc:
             st.error(str(exc))
             return

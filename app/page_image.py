@@ -38,6 +38,8 @@ from typing import BinaryIO, Protocol
 
 from PIL import Image, ImageDraw
 
+from vigie.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
@@ -60,7 +62,7 @@ _OUTLINE = (255, 140, 0, 255)  # orange
 _PDFIUM_LOCK = threading.Lock()
 
 
-class PageUnavailable(Exception):
+class PageUnavailable(Unavailable):
     """The page cannot be shown; the message says why, in plain words."""
 
 

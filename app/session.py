@@ -1,13 +1,16 @@
 """One signed-in user's access to Vigie: the only way the CLI and the UI use the archive.
 
-A `Session` is made by `Services.login` (name and password), or by
-`Services.trusted_session` (a name a reverse proxy vouches for). Every method:
+A `Session` is made by `sign_in` (name and password), or by `trusted_sign_in` (a
+name a reverse proxy vouches for). Every method:
 
 1. checks the user's role for the action (`vigie.users.PERMISSIONS`);
 2. reads with the user's clearance only: the store adds the level and caveat
    filter to the Qdrant query itself (`clearance_filter` in each adapter), so a
    passage above the user is never read, let alone shown, counted or logged;
-3. leaves an audit record (`vigie.audit`) before its result is shown: the
+3. returns only what that clearance allows, metadata included: ledger rows, counts,
+   batches and document names above the user do not exist for them
+   (`app.ledger_view`);
+4. leaves an audit record (`vigie.audit`) before its result is shown: the
    question as typed, and the document ids, pages and levels returned, by
    reference; never the passages' text.
 
@@ -17,24 +20,31 @@ Questions are cleaned of control characters and refused over the length limit.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigie.contracts import Chunk, Clearance, Hit, Level
+from app.ledger_view import ArchiveStatus, FileRow, archive_status, may_see, visible_rows
+from vigie.audit import AuditRecord, Verification
+from vigie.contracts import Chunk, Clearance, FileOutcome, Hit, Level
+from vigie.errors import NotFound, PermissionDenied
 from vigie.language import unserved_language
-from vigie.users import Action, User, UserError
+from vigie.users import Action, AuthenticationError, User, UserError
 
 if TYPE_CHECKING:
-    from ingest.ledger import Ledger
+    from datetime import datetime
+    from typing import TextIO
+
+    from app.evaluation import EvalReport
+    from app.services import Services
+    from ingest.ledger import LedgerEntry
     from ingest.pipeline import BatchReport
     from retrieval.analysis import DocumentRef, Summary
     from retrieval.answer import Answer, AnswerStream
     from retrieval.store import SearchFilter
-    from ui.services import Services
 
 
-class AccessDenied(UserError):
+class AccessDenied(UserError, PermissionDenied):
     """The user's role does not allow the action."""
 
 
@@ -66,6 +76,45 @@ def references(chunks: Iterable[Chunk]) -> list[dict]:
     ]
 
 
+def sign_in(services: Services, name: str, password: str, channel: str) -> Session:
+    """A session for `name` when the password is right; every try is audited."""
+    name = name.strip().lower()
+    try:
+        user = services.users.authenticate(name, password)
+    except AuthenticationError as exc:
+        services.audit.record(name[:64], "login_failed", channel=channel, reason=str(exc))
+        raise
+    services.audit.record(user.name, "login", channel=channel)
+    return Session(services, user, channel)
+
+
+def trusted_sign_in(services: Services, name: str, channel: str = "proxy") -> Session:
+    """A session for a name the site's reverse proxy vouches for (single sign-on): the
+    account must exist here and be active; its clearance is Vigie's own."""
+    user = services.users.get(name.strip().lower())
+    if user is None or not user.active:
+        services.audit.record(name[:64], "login_failed", channel=channel, reason="not a user")
+        raise AuthenticationError(f"{name!r} is not an active Vigie user")
+    services.audit.record(user.name, "login", channel=channel)
+    return Session(services, user, channel)
+
+
+def has_admin(services: Services) -> bool:
+    """Whether the home has an active administrator (`vigie init` ran)."""
+    return services.users.count_admins() > 0
+
+
+def create_first_admin(
+    services: Services, name: str, level: Level, caveats: Sequence[str], password: str
+) -> User | None:
+    """The first administrator of a new home (`vigie init`); None when one exists."""
+    if has_admin(services):
+        return None
+    user = services.users.add(name, "admin", level, caveats, password)
+    services.audit.record("", "user_added", user=user.to_dict(), by="vigie init")
+    return user
+
+
 class Session:
     def __init__(self, services: Services, user: User, channel: str) -> None:
         self.services = services
@@ -78,6 +127,15 @@ class Session:
 
     def audit(self, action: str, **details: object) -> None:
         self.services.audit.record(self.user.name, action, channel=self.channel, **details)
+
+    def is_current(self) -> bool:
+        """Whether the account is still as it was at sign-in (not disabled, same
+        clearance and role): a session that is not must sign in again."""
+        return self.services.users.get(self.user.name) == self.user
+
+    def expire(self) -> None:
+        """The session ended unused (the UI's idle limit)."""
+        self.audit("session_expired")
 
     def require(self, action: Action) -> None:
         if not self.user.may(action):
@@ -148,14 +206,21 @@ class Session:
     def document(self, typed: str) -> tuple[DocumentRef, list[Chunk]]:
         """The document `typed` names and its chunks this user may see (translation,
         summary, "open the source page")."""
-        from retrieval.analysis import load_document
+        from retrieval.analysis import DocumentRef, load_document
 
         self.require(Action.ASK)
         typed = clean_text(typed, 4096, "document name")
-        ref, chunks = load_document(
-            typed, self.services.known_documents(), self.services.store, self.clearance
-        )
-        return ref, chunks
+        known = [DocumentRef(r.sha256, r.file_name, r.path) for r in self.ingested_files()]
+        return load_document(typed, known, self.services.store, self.clearance)
+
+    def ingested_files(self) -> list[FileRow]:
+        """The ingested files this user may see (names, paths, types, batches), for the
+        search filters and to resolve a typed document name."""
+        self.require(Action.ASK)
+        with self.services.read_ledger() as ledger:
+            return (
+                visible_rows(ledger, self.clearance, self.user.name, "ingested") if ledger else []
+            )
 
     def translate(self, typed: str, target: str) -> tuple[DocumentRef, list[Chunk], Iterator]:
         from retrieval.analysis import chunks_label, translate
@@ -192,7 +257,7 @@ class Session:
         The page is shown only if the store, read under this user's clearance, gives a
         passage of that document on that page; otherwise the same error as for a
         document never ingested. The file itself must still hash to what was ingested
-        (`ui.page_image`), so a file replaced at that path is never shown instead.
+        (`app.page_image`), so a file replaced at that path is never shown instead.
         """
         from retrieval.analysis import DocumentNotFound
 
@@ -232,11 +297,36 @@ class Session:
 
     # -- ingestion: operators (and admins) ------------------------------------------------
 
-    def ingest(self, paths: Sequence[Path], **options: object) -> BatchReport:
-        """Run one batch; in the UI, batches from several browsers wait for each other."""
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        level: Level | None = None,
+        caveats: Sequence[str] = (),
+        retry_quarantined: bool = False,
+        workers: int | None = None,
+        progress: Callable[[FileOutcome], None] | None = None,
+        retry_all: bool = True,
+    ) -> BatchReport:
+        """Run one batch (`workers`: parsing processes, else the configured number); in
+        the UI, batches from several browsers wait for each other. `retry_quarantined`
+        with `retry_all`: the quarantined files this user may see are read again too."""
         self.require(Action.INGEST)
+        paths = list(paths)
+        if retry_quarantined and retry_all:
+            paths += [Path(r.path) for r in self._visible("quarantined") if Path(r.path).is_file()]
         with self.services.ingest_lock:
-            report = self.services.pipeline.run(list(paths), **options)  # type: ignore[arg-type]
+            pipeline = self.services.pipeline
+            if workers:
+                pipeline.workers = workers
+            report = pipeline.run(
+                paths,
+                level=level,
+                caveats=caveats,
+                retry_quarantined=retry_quarantined,
+                progress=progress,
+                retry_all=False,
+                fed_by=self.user.name,
+            )
         summary = report.to_dict()
         self.audit(
             "ingest_batch",
@@ -252,26 +342,40 @@ class Session:
                 )  # fmt: skip
         return report
 
-    def remove(self, key: str) -> list:
+    def remove(self, key: str) -> list[LedgerEntry]:
+        """Take the documents `key` names (a path, a SHA-256 prefix) out of the store,
+        those this user may see; the others are not named, not even as refused."""
         self.require(Action.INGEST)
-        removed = self.services.pipeline.remove(key)
+        with self.services.read_ledger() as ledger:
+            found = ledger.find(key) if ledger is not None else []
+        removed = [
+            entry
+            for match in found
+            if may_see(match, self.clearance, self.user.name)
+            for entry in self.services.pipeline.remove(match.sha256)
+        ]
         self.audit("remove", key=key, removed=[e.sha256 for e in removed])
         return removed
 
     def retry_quarantine(self, progress=None) -> BatchReport:
-        """Read every quarantined file again, from where the ledger says it was."""
-        self.require(Action.INGEST)
+        """Read every quarantined file this user may see again, from where it was."""
         return self.ingest([], retry_quarantined=True, progress=progress)
+
+    def _visible(self, state: str) -> list[FileRow]:
+        with self.services.read_ledger() as ledger:
+            return visible_rows(ledger, self.clearance, self.user.name, state) if ledger else []
 
     def retry_file(self, sha256: str) -> BatchReport:
         """Read one quarantined file again, from where the ledger says it was."""
         self.require(Action.INGEST)
-        ledger = self.ledger()
-        entry = ledger.get(sha256) if ledger is not None else None
-        if ledger is not None:
-            ledger.close()
-        if entry is None or entry.state != "quarantined":
-            raise UserError("no quarantined file with that fingerprint")
+        with self.services.read_ledger() as ledger:
+            entry = ledger.get(sha256) if ledger is not None else None
+        if (
+            entry is None
+            or entry.state != "quarantined"
+            or not may_see(entry, self.clearance, self.user.name)
+        ):
+            raise NotFound("no quarantined file with that fingerprint")
         return self.ingest([Path(entry.path)], retry_quarantined=True, retry_all=False)
 
     def import_folder(self, typed: str) -> Path:
@@ -288,14 +392,35 @@ class Session:
             raise UserError(f"{typed} is not a folder")
         return folder
 
-    def ledger(self) -> Ledger | None:
-        """The ledger read-only, for the operator's page (states, quarantine, pages to
-        rescan, batches); None before the first batch. The caller closes it."""
-        from ingest.ledger import Ledger
+    def files_in(self, folder: Path) -> int:
+        """How many files a batch of `folder` will read (for the UI's progress bar)."""
+        from ingest.pipeline import collect_files
 
         self.require(Action.INGEST)
-        path = self.services.settings.ledger_path
-        return Ledger(path, read_only=True) if path.exists() else None
+        files, _, _ = collect_files([folder], exclude=self.services.settings.home)
+        return len(files)
+
+    def status(self) -> ArchiveStatus:
+        """The ledger at a glance (states, quarantine, pages to re-scan, batches) and the
+        chunks in the store, all within this user's clearance. Safe while an ingestion
+        runs: the embedded store is then busy and its count is None."""
+        from retrieval.store import StoreError
+
+        self.require(Action.INGEST)
+        try:
+            chunks: int | None = self.services.store.count(self.clearance)
+        except StoreError:
+            chunks = None
+        home = str(self.services.settings.home)
+        with self.services.read_ledger() as ledger:
+            status = archive_status(ledger, self.clearance, self.user.name, home, chunks)
+        self.audit("status")
+        return status
+
+    def import_roots(self) -> list[Path]:
+        """The server folders the UI may ingest from."""
+        self.require(Action.INGEST)
+        return list(self.services.settings.resolved_import_roots)
 
     # -- users: admins ---------------------------------------------------------------------
 
@@ -320,4 +445,53 @@ class Session:
 
     def users(self) -> list[User]:
         self.require(Action.MANAGE_USERS)
-        return self.services.users.list()
+        users = self.services.users.list()
+        self.audit("users_listed")
+        return users
+
+    def user(self, name: str) -> User:
+        self.require(Action.MANAGE_USERS)
+        user = self.services.users.get(name.strip().lower())
+        if user is None:
+            raise NotFound(f"no user {name!r}")
+        return user
+
+    def set_password(self, name: str, password: str) -> None:
+        self.require(Action.MANAGE_USERS)
+        self.services.users.set_password(name, password)
+        self.audit("password_changed", user=name.strip().lower())
+
+    # -- the audit trail: admins -----------------------------------------------------------
+
+    def verify_audit(self, record: bool = True) -> Verification:
+        """Check the whole hash chain; `record`: leave a record of the check (the UI's
+        automatic check on opening the page does not)."""
+        self.require(Action.READ_AUDIT)
+        result = self.services.audit.verify()
+        if record:
+            self.audit("audit_verified", records=result.records, ok=result.ok)
+        return result
+
+    def recent_audit(self, count: int) -> list[AuditRecord]:
+        """The last `count` records, newest last."""
+        self.require(Action.READ_AUDIT)
+        return list(self.services.audit.records())[-count:]
+
+    def export_audit(self, out: TextIO, since: datetime | None) -> int:
+        """Write the records from `since` as JSON Lines; how many were written."""
+        self.require(Action.READ_AUDIT)
+        self.audit("audit_exported", since=since.isoformat() if since else "")
+        return self.services.audit.export(out, since)
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def evaluate(
+        self, folder: Path, queries: Path | None, modes: Sequence[str], long_documents: bool
+    ) -> EvalReport:
+        """Score retrieval modes on a BEIR set, in a throw-away store (`app.evaluation`):
+        the archive is not read."""
+        from app.evaluation import evaluate
+
+        self.require(Action.ASK)
+        self.audit("eval", folder=str(folder))
+        return evaluate(self.services.settings, folder, queries, modes, long_documents)

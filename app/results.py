@@ -1,0 +1,49 @@
+"""The typed results the faces render, and the few helpers that read them.
+
+Everything a face shows comes from a `Session` method as one of these (or as a
+core contract of `vigie.contracts`: `Hit`, `Chunk`, `Citation`, `Level`). They are
+plain dataclasses, already limited to the user's clearance; a face imports them
+from here, never from the rooms that make them.
+"""
+
+from __future__ import annotations
+
+from app.evaluation import EvalReport
+from app.ledger_view import ArchiveStatus, FileRow, StateCount
+from ingest.markings import DEFAULT_CAVEATS
+from ingest.pipeline import BatchReport
+from retrieval.analysis import TARGETS, DocumentRef, Summary, by_page, chunks_label
+from retrieval.answer import Answer, AnswerStream
+from retrieval.citations import MARKER, cited_numbers, marker_numbers
+from retrieval.search import MODES, check_mode
+from retrieval.store import SearchFilter
+from vigie.contracts import fold_marking
+
+__all__ = [
+    "DEFAULT_CAVEATS",
+    "MARKER",
+    "MODES",
+    "TARGETS",
+    "Answer",
+    "AnswerStream",
+    "ArchiveStatus",
+    "BatchReport",
+    "DocumentRef",
+    "EvalReport",
+    "FileRow",
+    "SearchFilter",
+    "StateCount",
+    "Summary",
+    "by_page",
+    "caveat_names",
+    "check_mode",
+    "chunks_label",
+    "cited_numbers",
+    "marker_numbers",
+]
+
+
+def caveat_names(typed: list[str] | tuple[str, ...] | None) -> list[str]:
+    """Caveats as the markings reader writes them (case and accents as on documents)."""
+    known = {fold_marking(c): c for c in DEFAULT_CAVEATS}
+    return [known.get(fold_marking(c), " ".join(c.upper().split())) for c in typed or []]
