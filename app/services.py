@@ -1,7 +1,8 @@
 """Vigie's parts built from the settings, once per process, for the sessions to use.
 
-Parts are created on first use: `vigie search` never loads the LLM, and the
-UI process shares one model between all its sessions. Faces build a `Services`,
+Parts are created, and their modules imported, on first use: `vigie status` loads
+no model, `vigie search` never loads the LLM, and the UI process shares one model
+between all its sessions. Faces build a `Services`,
 then sign in (`app.session`) and use the session only.
 """
 
@@ -12,19 +13,21 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from app.page_image import PageRenderer
 from ingest.ledger import Ledger
-from ingest.pipeline import IngestPipeline
-from retrieval.answer import Answerer
-from retrieval.embedder import Embedder
-from retrieval.llm import LocalLLM
-from retrieval.open_store import open_store
-from retrieval.search import Searcher
-from retrieval.store import VectorStore
 from vigie.audit import AuditTrail
 from vigie.config import Settings
 from vigie.users import UserStore
+
+if TYPE_CHECKING:
+    from app.page_image import PageRenderer
+    from ingest.pipeline import IngestPipeline
+    from retrieval.answer import Answerer
+    from retrieval.embedder import Embedder
+    from retrieval.llm import LocalLLM
+    from retrieval.search import Searcher
+    from retrieval.store import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,14 @@ class Services:
 
     @functools.cached_property
     def embedder(self) -> Embedder:
+        from retrieval.embedder import Embedder
+
         return Embedder.from_settings(self.settings)
 
     @functools.cached_property
     def store(self) -> VectorStore:
+        from retrieval.open_store import open_store
+
         self.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         return open_store(self.settings)
 
@@ -71,6 +78,8 @@ class Services:
     @functools.cached_property
     def pages(self) -> PageRenderer:
         """Renders source pages for the UI, with the files' hashes checked (app.page_image)."""
+        from app.page_image import PageRenderer
+
         return PageRenderer()
 
     @functools.cached_property
@@ -79,14 +88,20 @@ class Services:
 
     @functools.cached_property
     def llm(self) -> LocalLLM:
+        from retrieval.llm import LocalLLM
+
         return LocalLLM.from_settings(self.settings)
 
     @functools.cached_property
     def searcher(self) -> Searcher:
+        from retrieval.search import Searcher
+
         return Searcher.from_settings(self.settings, self.embedder, self.store)
 
     @functools.cached_property
     def answerer(self) -> Answerer:
+        from retrieval.answer import Answerer
+
         return Answerer(
             self.searcher,
             self.llm,
@@ -100,6 +115,8 @@ class Services:
 
     @functools.cached_property
     def pipeline(self) -> IngestPipeline:
+        from ingest.pipeline import IngestPipeline
+
         ledger = self.ledger  # first: a home that cannot be written fails before models load
         return IngestPipeline(self.settings, self.embedder, self.store, ledger)
 

@@ -16,7 +16,16 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
-from retrieval.lexical import passage_vector, query_vector
+from retrieval.query_plan import (
+    Condition,
+    Conditions,
+    Nearest,
+    PlannedSearch,
+    SearchPlan,
+    clearance_conditions,
+    points,
+    same_document,
+)
 from retrieval.schema import (
     DENSE_VECTOR,
     INTEGER_INDEXES,
@@ -27,15 +36,13 @@ from retrieval.schema import (
 from retrieval.store import (
     DEFAULT_TUNING,
     FUSION_K,
-    FUSIONS,
     IndexTuning,
     SearchFilter,
+    SparseQuery,
     StoreError,
-    candidates,
     check_embedder,
 )
 from vigie.contracts import Chunk, Clearance, Hit
-from vigie.errors import InputError
 
 # Written by Edge next to the segments; its presence means the directory holds a shard.
 _CONFIG_FILE = "edge_config.json"
@@ -43,35 +50,30 @@ _CONFIG_FILE = "edge_config.json"
 _RECORD_FILE = "vigie-store.json"
 
 
+def to_filter(conditions: Conditions) -> qe.Filter:
+    """The plan's conditions as an Edge filter (the rule itself: `query_plan`)."""
+    return qe.Filter(
+        must=[_condition(c) for c in conditions.must],
+        must_not=[_condition(c) for c in conditions.must_not] or None,
+    )
+
+
+def _condition(condition: Condition) -> qe.FieldCondition:
+    if condition.kind == "equals":
+        return qe.FieldCondition(condition.field, match=qe.MatchValue(condition.value))
+    if condition.kind == "any_of":
+        return qe.FieldCondition(condition.field, match=qe.MatchAny(list(condition.values)))
+    if condition.kind == "only_these":
+        return qe.FieldCondition(condition.field, match=qe.MatchExcept(list(condition.values)))
+    span = qe.RangeFloat(gte=condition.low, lte=condition.high)
+    return qe.FieldCondition(condition.field, range=span)
+
+
 def clearance_filter(
     clearance: Clearance, document_id: str | None = None, where: SearchFilter | None = None
 ) -> qe.Filter:
-    """Published, level at most the reader's, no caveat outside the reader's, and `where`."""
-    where = where or SearchFilter()
-    must: list[qe.FieldCondition] = [
-        qe.FieldCondition("level", range=qe.RangeFloat(lte=where.level_cap(clearance)))
-    ]
-    for document in (document_id, where.document_id):
-        if document is not None:
-            must.append(qe.FieldCondition("document_id", match=qe.MatchValue(document)))
-    if where.document_ids:
-        documents = list(where.document_ids)
-        must.append(qe.FieldCondition("document_id", match=qe.MatchAny(documents)))
-    if where.caveats:
-        # At least one of these; the must_not below still drops any caveat outside the reader's.
-        must.append(qe.FieldCondition("caveats", match=qe.MatchAny(list(where.caveats))))
-    if where.languages:
-        must.append(qe.FieldCondition("language", match=qe.MatchAny(list(where.languages))))
-    if where.element_types:
-        kinds = list(where.element_types)
-        must.append(qe.FieldCondition("element_type", match=qe.MatchAny(kinds)))
-    if (days := where.day_range()) is not None:
-        dated = qe.RangeFloat(gte=days[0], lte=days[1])
-        must.append(qe.FieldCondition("document_date", range=dated))
-    # must_not "has a caveat other than these": chunks without caveats always pass.
-    outside = qe.FieldCondition("caveats", match=qe.MatchExcept(sorted(clearance.caveats)))
-    pending = qe.FieldCondition(PENDING, match=qe.MatchValue(1))
-    return qe.Filter(must=must, must_not=[outside, pending])
+    """The reader's filter, as Edge takes it."""
+    return to_filter(clearance_conditions(clearance, document_id, where))
 
 
 def search_params(tuning: IndexTuning) -> qe.SearchParams:
@@ -85,10 +87,14 @@ def search_params(tuning: IndexTuning) -> qe.SearchParams:
 
 
 def _same_document(document_id: str) -> qe.Filter:
-    return qe.Filter(must=[qe.FieldCondition("document_id", match=qe.MatchValue(document_id))])
+    return to_filter(same_document(document_id))
 
 
-class QdrantEdgeStore:
+def _sparse(vector: SparseQuery) -> qe.SparseVector:
+    return qe.SparseVector(list(vector.indices), list(vector.values))
+
+
+class QdrantEdgeStore(PlannedSearch):
     """`VectorStore` over one Qdrant Edge shard directory."""
 
     def __init__(
@@ -157,24 +163,20 @@ class QdrantEdgeStore:
     def upsert(
         self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], pending: bool = False
     ) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if not chunks:
+        planned = points(chunks, vectors, pending)
+        if not planned:
             return
-        points = [
+        edge_points = [
             qe.Point(
-                chunk.chunk_id,
-                {
-                    DENSE_VECTOR: [float(x) for x in vector],
-                    SPARSE_VECTOR: qe.SparseVector(*passage_vector(chunk.text, chunk.language)),
-                },
-                chunk.to_payload() | {PENDING: int(pending)},
+                p.point_id,
+                {DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)},
+                p.payload,
             )
-            for chunk, vector in zip(chunks, vectors, strict=True)
+            for p in planned
         ]
         shard = self._require_shard()
         with _errors(self.path, "write to"):
-            shard.update(qe.UpdateOperation.upsert_points(points))
+            shard.update(qe.UpdateOperation.upsert_points(edge_points))
             shard.flush()
 
     def publish(
@@ -219,62 +221,45 @@ class QdrantEdgeStore:
                     break
         return sorted(records, key=lambda record: record[0])
 
-    def search(
-        self,
-        vector: Sequence[float] | None,
-        clearance: Clearance,
-        limit: int = 5,
-        document_id: str | None = None,
-        text: str | None = None,
-        mode: str = "dense",
-        where: SearchFilter | None = None,
-        fusion: str = "dbsf",
-        lexical_languages: Sequence[str] = (),
-    ) -> list[Hit]:
-        if fusion not in FUSIONS:
-            raise InputError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
-        if self._shard is None or (where is not None and where.matches_nothing):
+    def run(self, plan: SearchPlan) -> list[Hit]:
+        if self._shard is None:
             return []
-        allowed = clearance_filter(clearance, document_id, where)
-        lexical_where = (where or SearchFilter()).for_lexical(lexical_languages)
-        dense = None if vector is None else [float(x) for x in vector]
-        sparse = qe.SparseVector(*query_vector(text)) if text else None
-        if mode == "sparse" or dense is None:
-            if sparse is None or not sparse.indices:
-                return []
-            query = qe.Query.Nearest(sparse, using=SPARSE_VECTOR)
-            request = qe.QueryRequest(limit=limit, query=query, filter=allowed, with_payload=True)
-        elif mode == "hybrid" and sparse is not None and sparse.indices and lexical_where:
-            depth = candidates(limit)
-            lexical = clearance_filter(clearance, document_id, lexical_where)
-            request = qe.QueryRequest(
-                limit=limit,
-                prefetches=[
-                    qe.Prefetch(
-                        depth,
-                        qe.Query.Nearest(dense, using=DENSE_VECTOR),
-                        filter=allowed,
-                        params=self._search_params(),
-                    ),
-                    qe.Prefetch(
-                        depth, qe.Query.Nearest(sparse, using=SPARSE_VECTOR), filter=lexical
-                    ),
-                ],
-                query=qe.Fusion.Dbsf() if fusion == "dbsf" else qe.Fusion.Rrf(k=FUSION_K),
-                filter=allowed,
-                with_payload=True,
-            )
-        else:
-            request = qe.QueryRequest(
-                limit=limit,
-                query=qe.Query.Nearest(dense, using=DENSE_VECTOR),
-                filter=allowed,
-                with_payload=True,
-                params=self._search_params(),
-            )
         with _errors(self.path, "search"):
-            points = self._shard.query(request)
-        return [Hit(Chunk.from_payload(point.payload or {}), point.score) for point in points]
+            found = self._shard.query(self._request(plan))
+        return [Hit(Chunk.from_payload(point.payload or {}), point.score) for point in found]
+
+    def _request(self, plan: SearchPlan) -> qe.QueryRequest:
+        """The plan as one Edge query request."""
+        allowed = to_filter(plan.conditions)
+        if plan.nearest is not None:
+            side = plan.nearest
+            return qe.QueryRequest(
+                limit=plan.limit,
+                query=self._nearest(side),
+                filter=allowed,
+                with_payload=True,
+                params=self._search_params() if side.tuned else None,
+            )
+        prefetches = [
+            qe.Prefetch(
+                side.limit,
+                self._nearest(side),
+                filter=to_filter(side.conditions),
+                params=self._search_params() if side.tuned else None,
+            )
+            for side in plan.prefetches
+        ]
+        fusion = qe.Fusion.Dbsf() if plan.fusion == "dbsf" else qe.Fusion.Rrf(k=FUSION_K)
+        return qe.QueryRequest(
+            limit=plan.limit, prefetches=prefetches, query=fusion, filter=allowed,
+            with_payload=True,
+        )  # fmt: skip
+
+    @staticmethod
+    def _nearest(side: Nearest) -> qe.Query:
+        if side.sparse is not None:
+            return qe.Query.Nearest(_sparse(side.sparse), using=side.using)
+        return qe.Query.Nearest(list(side.dense or ()), using=side.using)
 
     def count(self, clearance: Clearance, document_id: str | None = None) -> int:
         if self._shard is None:

@@ -16,76 +16,55 @@ from pathlib import Path
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
 
-from retrieval.lexical import passage_vector, query_vector
-from retrieval.schema import (
-    DENSE_VECTOR,
-    INTEGER_INDEXES,
-    KEYWORD_INDEXES,
-    PENDING,
-    SPARSE_VECTOR,
-)
+from retrieval import query_plan, schema
 from retrieval.store import (
     DEFAULT_TUNING,
     FUSION_K,
-    FUSIONS,
     IndexTuning,
     SearchFilter,
     StoreError,
-    candidates,
     check_embedder,
 )
 from vigie.contracts import Chunk, Clearance, Hit
-from vigie.errors import InputError
+
+
+def to_filter(conditions: query_plan.Conditions) -> models.Filter:
+    """The plan's conditions as a qdrant-client filter (the rule itself: `query_plan`)."""
+    return models.Filter(
+        must=[_condition(c) for c in conditions.must],
+        must_not=[_condition(c) for c in conditions.must_not] or None,
+    )
+
+
+def _condition(condition: query_plan.Condition) -> models.FieldCondition:
+    key = condition.field
+    if condition.kind == "equals":
+        return models.FieldCondition(key=key, match=models.MatchValue(value=condition.value))
+    if condition.kind == "any_of":
+        return models.FieldCondition(key=key, match=models.MatchAny(any=list(condition.values)))
+    if condition.kind == "only_these":
+        outside = models.MatchExcept(**{"except": list(condition.values)})
+        return models.FieldCondition(key=key, match=outside)
+    span = models.Range(gte=condition.low, lte=condition.high)
+    return models.FieldCondition(key=key, range=span)
 
 
 def clearance_filter(
     clearance: Clearance, document_id: str | None = None, where: SearchFilter | None = None
 ) -> models.Filter:
-    """Published, level at most the reader's, no caveat outside the reader's, and `where`."""
-    where = where or SearchFilter()
-    must: list[models.Condition] = [
-        models.FieldCondition(key="level", range=models.Range(lte=where.level_cap(clearance)))
-    ]
-    for document in (document_id, where.document_id):
-        if document is not None:
-            must.append(
-                models.FieldCondition(key="document_id", match=models.MatchValue(value=document))
-            )
-    if where.document_ids:
-        documents = models.MatchAny(any=list(where.document_ids))
-        must.append(models.FieldCondition(key="document_id", match=documents))
-    if where.caveats:
-        # At least one of these; the must_not below still drops any caveat outside the reader's.
-        caveats = models.MatchAny(any=list(where.caveats))
-        must.append(models.FieldCondition(key="caveats", match=caveats))
-    if where.languages:
-        languages = models.MatchAny(any=list(where.languages))
-        must.append(models.FieldCondition(key="language", match=languages))
-    if where.element_types:
-        kinds = models.MatchAny(any=list(where.element_types))
-        must.append(models.FieldCondition(key="element_type", match=kinds))
-    if (days := where.day_range()) is not None:
-        dated = models.Range(gte=days[0], lte=days[1])
-        must.append(models.FieldCondition(key="document_date", range=dated))
-    # must_not "has a caveat other than these": chunks without caveats always pass.
-    outside = models.FieldCondition(
-        key="caveats", match=models.MatchExcept(**{"except": sorted(clearance.caveats)})
-    )
-    pending = models.FieldCondition(key=PENDING, match=models.MatchValue(value=1))
-    return models.Filter(must=must, must_not=[outside, pending])
+    """The reader's filter, as qdrant-client takes it."""
+    return to_filter(query_plan.clearance_conditions(clearance, document_id, where))
 
 
-def _sparse(indices: list[int], values: list[float]) -> models.SparseVector:
-    return models.SparseVector(indices=indices, values=values)
+def _sparse(vector: query_plan.SparseQuery) -> models.SparseVector:
+    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
 def _same_document(document_id: str) -> models.Filter:
-    return models.Filter(
-        must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))]
-    )
+    return to_filter(query_plan.same_document(document_id))
 
 
-class QdrantServerStore:
+class QdrantServerStore(query_plan.PlannedSearch):
     """`VectorStore` over one collection of a Qdrant server (or of qdrant-client local mode)."""
 
     def __init__(
@@ -147,14 +126,16 @@ class QdrantServerStore:
                 self._client.create_collection(
                     self.collection,
                     vectors_config={
-                        DENSE_VECTOR: models.VectorParams(
+                        schema.DENSE_VECTOR: models.VectorParams(
                             size=dimension,
                             distance=models.Distance.COSINE,
                             quantization_config=self._quantization(),
                         )
                     },
                     sparse_vectors_config={
-                        SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                        schema.SPARSE_VECTOR: models.SparseVectorParams(
+                            modifier=models.Modifier.IDF
+                        )
                     },
                     metadata={"embedder": embedder} if embedder else None,
                 )
@@ -165,28 +146,24 @@ class QdrantServerStore:
     def upsert(
         self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], pending: bool = False
     ) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if not chunks:
+        planned = query_plan.points(chunks, vectors, pending)
+        if not planned:
             return
-        points = [
+        structs = [
             models.PointStruct(
-                id=chunk.chunk_id,
-                vector={
-                    DENSE_VECTOR: [float(x) for x in vector],
-                    SPARSE_VECTOR: _sparse(*passage_vector(chunk.text, chunk.language)),
-                },
-                payload=chunk.to_payload() | {PENDING: int(pending)},
+                id=p.point_id,
+                vector={schema.DENSE_VECTOR: p.dense, schema.SPARSE_VECTOR: _sparse(p.sparse)},
+                payload=p.payload,
             )
-            for chunk, vector in zip(chunks, vectors, strict=True)
+            for p in planned
         ]
         with self._guard():
-            self._client.upsert(self.collection, points=points, wait=True)
+            self._client.upsert(self.collection, points=structs, wait=True)
 
     def publish(
         self, document_id: str, level: int, level_label: str, caveats: Sequence[str]
     ) -> None:
-        payload = {PENDING: 0, "level": level, "level_label": level_label}
+        payload = {schema.PENDING: 0, "level": level, "level_label": level_label}
         payload["caveats"] = list(caveats)
         with self._guard():
             self._client.set_payload(
@@ -227,56 +204,47 @@ class QdrantServerStore:
                     break
         return sorted(records, key=lambda record: record[0])
 
-    def search(
-        self,
-        vector: Sequence[float] | None,
-        clearance: Clearance,
-        limit: int = 5,
-        document_id: str | None = None,
-        text: str | None = None,
-        mode: str = "dense",
-        where: SearchFilter | None = None,
-        fusion: str = "dbsf",
-        lexical_languages: Sequence[str] = (),
-    ) -> list[Hit]:
-        if fusion not in FUSIONS:
-            raise InputError(f"unknown fusion {fusion!r} (known: {', '.join(FUSIONS)})")
-        if (where is not None and where.matches_nothing) or not self._exists():
+    def run(self, plan: query_plan.SearchPlan) -> list[Hit]:
+        if not self._exists():
             return []
-        allowed = clearance_filter(clearance, document_id, where)
-        lexical_where = (where or SearchFilter()).for_lexical(lexical_languages)
-        dense = None if vector is None else [float(x) for x in vector]
-        sparse = _sparse(*query_vector(text)) if text else None
-        arguments: dict = {"query_filter": allowed, "limit": limit, "with_payload": True}
-        if mode == "sparse" or dense is None:
-            if sparse is None or not sparse.indices:
-                return []
-            arguments |= {"query": sparse, "using": SPARSE_VECTOR}
-        elif mode == "hybrid" and sparse is not None and sparse.indices and lexical_where:
-            depth = candidates(limit)
-            lexical = clearance_filter(clearance, document_id, lexical_where)
-            params = self._search_params()
-            arguments["prefetch"] = [
-                models.Prefetch(
-                    query=dense, using=DENSE_VECTOR, filter=allowed, limit=depth, params=params
-                ),
-                models.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=lexical, limit=depth),
-            ]
-            if fusion == "dbsf":
-                arguments["query"] = models.FusionQuery(fusion=models.Fusion.DBSF)
-            else:
-                arguments["query"] = models.RrfQuery(rrf=models.Rrf(k=FUSION_K))
-        else:
-            arguments |= {
-                "query": dense,
-                "using": DENSE_VECTOR,
-                "search_params": self._search_params(),
-            }
         with self._guard():
-            response = self._client.query_points(self.collection, **arguments)
+            response = self._client.query_points(self.collection, **self._arguments(plan))
         return [
             Hit(Chunk.from_payload(point.payload or {}), point.score) for point in response.points
         ]
+
+    def _arguments(self, plan: query_plan.SearchPlan) -> dict:
+        """The plan as `query_points` arguments."""
+        arguments: dict = {
+            "query_filter": to_filter(plan.conditions),
+            "limit": plan.limit,
+            "with_payload": True,
+        }
+        if plan.nearest is not None:
+            side = plan.nearest
+            arguments |= {"query": self._vector(side), "using": side.using}
+            if side.tuned:
+                arguments["search_params"] = self._search_params()
+            return arguments
+        arguments["prefetch"] = [
+            models.Prefetch(
+                query=self._vector(side),
+                using=side.using,
+                filter=to_filter(side.conditions),
+                limit=side.limit,
+                params=self._search_params() if side.tuned else None,
+            )
+            for side in plan.prefetches
+        ]
+        if plan.fusion == "dbsf":
+            arguments["query"] = models.FusionQuery(fusion=models.Fusion.DBSF)
+        else:
+            arguments["query"] = models.RrfQuery(rrf=models.Rrf(k=FUSION_K))
+        return arguments
+
+    @staticmethod
+    def _vector(side: query_plan.Nearest) -> list[float] | models.SparseVector:
+        return _sparse(side.sparse) if side.sparse is not None else list(side.dense or ())
 
     def count(self, clearance: Clearance, document_id: str | None = None) -> int:
         if not self._exists():
@@ -350,10 +318,10 @@ class QdrantServerStore:
 
     def _check_dimension(self, dimension: int) -> None:
         vectors = self._client.get_collection(self.collection).config.params.vectors
-        params = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+        params = vectors.get(schema.DENSE_VECTOR) if isinstance(vectors, dict) else None
         if params is None:
             raise StoreError(
-                f"collection {self.collection!r} at {self._where} has no {DENSE_VECTOR!r} "
+                f"collection {self.collection!r} at {self._where} has no {schema.DENSE_VECTOR!r} "
                 "vector: it was not created by Vigie; choose another collection name"
             )
         if params.size != dimension:
@@ -365,11 +333,11 @@ class QdrantServerStore:
 
     def _ensure_indexes(self) -> None:
         existing = self._client.get_collection(self.collection).payload_schema
-        wanted = {name: models.PayloadSchemaType.KEYWORD for name in KEYWORD_INDEXES}
-        wanted |= {name: models.PayloadSchemaType.INTEGER for name in INTEGER_INDEXES}
-        for name, schema in wanted.items():
+        wanted = {name: models.PayloadSchemaType.KEYWORD for name in schema.KEYWORD_INDEXES}
+        wanted |= {name: models.PayloadSchemaType.INTEGER for name in schema.INTEGER_INDEXES}
+        for name, kind in wanted.items():
             if name not in existing:
-                self._client.create_payload_index(self.collection, name, schema, wait=True)
+                self._client.create_payload_index(self.collection, name, kind, wait=True)
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

@@ -14,9 +14,10 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from retrieval.embedder import Embedder
+from retrieval.lexical import query_vector
 from retrieval.prompts import fence
 from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
-from retrieval.store import SEARCH_MODES, SearchFilter, VectorStore, check_embedder
+from retrieval.store import SEARCH_MODES, SearchFilter, SparseQuery, VectorStore, check_embedder
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Hit
 from vigie.errors import InputError
@@ -91,7 +92,7 @@ class Searcher:
             None if first_stage == "sparse" else vector,
             clearance,
             limit=depth,
-            text=query,
+            sparse=SparseQuery.of(query_vector(query)) if first_stage != "dense" else None,
             mode=first_stage,
             where=where,
             fusion=self.fusion,

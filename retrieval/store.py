@@ -6,7 +6,8 @@ local mode in tests). `retrieval.open_store.open_store(settings)` picks one from
 configuration.
 
 Every read takes a `Clearance`: the level and caveat filter is added to the
-Qdrant query itself by each adapter, never applied afterwards.
+Qdrant query itself, never applied afterwards. The rule and the shape of each
+query are written once (`retrieval.query_plan`); each adapter only translates.
 """
 
 from __future__ import annotations
@@ -126,6 +127,19 @@ class SearchFilter:
         return replace(self, languages=kept) if kept else None
 
 
+@dataclass(frozen=True)
+class SparseQuery:
+    """A sparse vector (stem indices and weights), computed by the caller like a dense one
+    (`retrieval.lexical.query_vector` for a query)."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+    @classmethod
+    def of(cls, pair: tuple[Sequence[int], Sequence[float]]) -> SparseQuery:
+        return cls(tuple(pair[0]), tuple(pair[1]))
+
+
 class StoreError(Unavailable):
     """The store could not be opened or used; the message says why and what to do."""
 
@@ -174,7 +188,7 @@ class VectorStore(Protocol):
         clearance: Clearance,
         limit: int = 5,
         document_id: str | None = None,
-        text: str | None = None,
+        sparse: SparseQuery | None = None,
         mode: str = "dense",
         where: SearchFilter | None = None,
         fusion: str = "dbsf",
@@ -182,7 +196,7 @@ class VectorStore(Protocol):
     ) -> list[Hit]:
         """Chunks the clearance (and `where`) allows, best first (higher score is better).
 
-        `mode`: "dense" (nearest `vector`), "sparse" (lexical match of `text`), or
+        `mode`: "dense" (nearest `vector`), "sparse" (nearest `sparse`: the query's stems), or
         "hybrid" (both, prefetched under the same filter and fused inside one Qdrant
         query by `fusion`). `lexical_languages` limits the sparse side to passages in
         those languages (see `SearchFilter.for_lexical`). A `where` that

@@ -11,9 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval.lexical import query_vector
 from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.qdrant_server import QdrantServerStore
-from retrieval.store import FUSIONS, IndexTuning, SearchFilter, StoreError, VectorStore
+from retrieval.store import (
+    FUSIONS,
+    IndexTuning,
+    SearchFilter,
+    SparseQuery,
+    StoreError,
+    VectorStore,
+)
 from vigie.contracts import Chunk, Clearance, Level
 
 DIM = 8
@@ -21,6 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 SF = "SPÉCIAL FRANCE"
 EVERYTHING = Clearance(Level.TRES_SECRET, frozenset({SF, "OTAN"}))
 PUBLIC = Clearance(Level.NON_PROTEGE)
+
+
+def words(text: str) -> SparseQuery:
+    """The sparse query of `text`, as the searcher computes it."""
+    return SparseQuery.of(query_vector(text))
+
+
+STAFF, COLBERT = words("état-major"), words("Colbert")
 
 
 def make_chunk(
@@ -212,14 +228,14 @@ def test_lexical_and_hybrid_search_find_the_rare_word_inside_the_clearance(
     ready.upsert(chunks[:3], vecs[:3])
     ready.upsert(chunks[3:], vecs[3:], pending=True)  # written, not yet published
 
-    hits = ready.search(vecs[0], PUBLIC, limit=10, text="croiseur Colbert", mode=mode)
+    hits = ready.search(vecs[0], PUBLIC, limit=10, sparse=words("croiseur Colbert"), mode=mode)
 
     assert hits[0].chunk.document_id == "colbert"
     assert all(h.chunk.level == Level.NON_PROTEGE for h in hits)  # the SECRET one is filtered
     assert "radar" not in {h.chunk.document_id for h in hits}  # pending stays invisible
     if mode == "sparse":  # a purely lexical search returns only chunks sharing a word
         assert {h.chunk.document_id for h in hits} == {"colbert"}
-    assert ready.search(vecs[0], EVERYTHING, text="le la les", mode="sparse") == []
+    assert ready.search(vecs[0], EVERYTHING, sparse=words("le la les"), mode="sparse") == []
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)
@@ -237,10 +253,10 @@ def test_hybrid_fusion_ranks_a_chunk_found_by_both_sides_first(
     ready.upsert(chunks, vecs)
 
     hits = ready.search(
-        query, PUBLIC, limit=4, text="croiseur Colbert", fusion=fusion, mode="hybrid"
+        query, PUBLIC, limit=4, sparse=words("croiseur Colbert"), fusion=fusion, mode="hybrid"
     )
     dense = ready.search(query, PUBLIC, limit=4, mode="dense")
-    sparse = ready.search(query, PUBLIC, limit=4, text="croiseur Colbert", mode="sparse")
+    sparse = ready.search(query, PUBLIC, limit=4, sparse=words("croiseur Colbert"), mode="sparse")
 
     assert dense[0].chunk.document_id == "sens"  # each side alone prefers another chunk
     assert sparse[0].chunk.document_id in {"mots", "deux"}
@@ -250,7 +266,7 @@ def test_hybrid_fusion_ranks_a_chunk_found_by_both_sides_first(
 
 def test_unknown_fusion_is_refused(ready: VectorStore) -> None:
     with pytest.raises(ValueError, match="unknown fusion"):
-        ready.search(vectors(1)[0], PUBLIC, text="x", mode="hybrid", fusion="sum")
+        ready.search(vectors(1)[0], PUBLIC, sparse=words("x"), mode="hybrid", fusion="sum")
 
 
 def test_lexical_languages_keep_word_matches_to_the_query_language(ready: VectorStore) -> None:
@@ -266,7 +282,7 @@ def test_lexical_languages_keep_word_matches_to_the_query_language(ready: Vector
     query = near(vecs[2])
 
     def scores(**options: object) -> dict[str, float]:
-        hits = ready.search(query, PUBLIC, limit=3, text="Colbert", mode="hybrid", **options)
+        hits = ready.search(query, PUBLIC, limit=3, sparse=COLBERT, mode="hybrid", **options)
         return {h.chunk.document_id: h.score for h in hits}
 
     gated, open_ = scores(lexical_languages=("en",)), scores()
@@ -276,7 +292,7 @@ def test_lexical_languages_keep_word_matches_to_the_query_language(ready: Vector
     # A user's language filter still applies: with nothing left for the words, dense only.
     french = SearchFilter(languages=("fr",))
     only = ready.search(
-        query, PUBLIC, limit=3, text="Colbert", mode="hybrid", where=french,
+        query, PUBLIC, limit=3, sparse=COLBERT, mode="hybrid", where=french,
         lexical_languages=("en",),
     )  # fmt: skip
     assert {h.chunk.document_id for h in only} == {"fr-nom", "fr-autre"}
@@ -321,7 +337,7 @@ def test_each_filter_narrows_inside_the_query(
     vecs = filtered_archive(ready)
     # doc-3 is SECRET: the filter narrows the clearance, it never widens it.
     for clearance, visible in ((EVERYTHING, expected), (PUBLIC, expected - {"doc-3"})):
-        hits = ready.search(vecs[3], clearance, limit=10, text="état-major", mode=mode, where=where)
+        hits = ready.search(vecs[3], clearance, limit=10, sparse=STAFF, mode=mode, where=where)
         assert {h.chunk.document_id for h in hits} == visible
 
 
@@ -332,7 +348,7 @@ def found(
     store: VectorStore, clearance: Clearance, where: SearchFilter, mode: str, query: list[float]
 ) -> set[str]:
     """The documents a search under `where` finds (every chunk's text has "état-major")."""
-    hits = store.search(query, clearance, limit=20, text="état-major", mode=mode, where=where)
+    hits = store.search(query, clearance, limit=20, sparse=STAFF, mode=mode, where=where)
     return {h.chunk.document_id for h in hits}
 
 
@@ -387,7 +403,7 @@ def test_document_ids_filter_keeps_those_documents_inside_the_clearance(
 
     assert found(ready, EVERYTHING, some, mode, query) == {"doc-a", "doc-c", "doc-s", "doc-f"}
     assert found(ready, PUBLIC, some, mode, query) == {"doc-a", "doc-c"}  # never widens
-    hits = ready.search(query, EVERYTHING, limit=20, text="état-major", mode=mode, where=some)
+    hits = ready.search(query, EVERYTHING, limit=20, sparse=STAFF, mode=mode, where=some)
     assert len(hits) == 6  # every chunk of those documents, and only theirs
     one = SearchFilter(document_ids=("doc-b",))
     assert found(ready, EVERYTHING, one, mode, query) == {"doc-b"}
@@ -398,7 +414,13 @@ def test_document_ids_filter_keeps_those_documents_inside_the_clearance(
     with_sf = SearchFilter(document_ids=("doc-a", "doc-f"), caveats=(SF,))
     assert found(ready, EVERYTHING, with_sf, mode, query) == {"doc-f"}
     hits = ready.search(
-        query, EVERYTHING, limit=20, document_id="doc-b", text="état-major", mode=mode, where=some
+        query,
+        EVERYTHING,
+        limit=20,
+        document_id="doc-b",
+        sparse=STAFF,
+        mode=mode,
+        where=some,
     )
     assert hits == []
     # No restriction when empty; an empty selection (`only_documents`) finds nothing.
