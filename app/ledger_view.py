@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.ledger import Ledger, LedgerEntry
-from vigie.contracts import Clearance, Level
+from vigie.contracts import Clearance, FileState, Level
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,11 @@ class ArchiveStatus:
 
     @property
     def documents(self) -> int:
-        return self.states.get("ingested", StateCount()).files
+        return self.states.get(FileState.INGESTED, StateCount()).files
 
     @property
     def pages(self) -> int:
-        return self.states.get("ingested", StateCount()).pages
+        return self.states.get(FileState.INGESTED, StateCount()).pages
 
     def to_dict(self) -> dict:
         return {
@@ -128,15 +128,15 @@ def archive_status(
             count.chunks + row.chunks,
             count.ocr_pages + row.ocr_pages,
         )
-    ingested = Counter(r.batch for r in rows if r.batch and r.state == "ingested")
+    ingested = Counter(r.batch for r in rows if r.batch and r.state == FileState.INGESTED)
     batch_ids = {r.batch for r in rows if r.batch}
     order = {batch: rank for rank, (batch, _) in enumerate(ledger.batches())}
     batches = sorted(((b, ingested[b]) for b in batch_ids), key=lambda b: order.get(b[0], 0))
     return ArchiveStatus(
         home=home,
         states=states,
-        quarantined=[r for r in rows if r.state == "quarantined"],
-        rescans=[r for r in rows if r.state == "ingested" and r.rescan_pages],
+        quarantined=[r for r in rows if r.state == FileState.QUARANTINED],
+        rescans=[r for r in rows if r.state == FileState.INGESTED and r.rescan_pages],
         batches=batches,
         chunks_in_store=chunks_in_store,
     )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from app.ledger_view import ArchiveStatus, FileRow, archive_status, may_see, visible_rows
 from vigie.audit import AuditRecord, Verification
-from vigie.contracts import Chunk, Clearance, FileOutcome, Hit, Level
+from vigie.contracts import Chunk, Clearance, FileOutcome, FileState, Hit, Level
 from vigie.errors import NotFound, PermissionDenied
 from vigie.language import unserved_language
 from vigie.users import Action, AuthenticationError, User, UserError
@@ -219,7 +219,9 @@ class Session:
         self.require(Action.ASK)
         with self.services.read_ledger() as ledger:
             return (
-                visible_rows(ledger, self.clearance, self.user.name, "ingested") if ledger else []
+                visible_rows(ledger, self.clearance, self.user.name, FileState.INGESTED)
+                if ledger
+                else []
             )
 
     def translate(self, typed: str, target: str) -> tuple[DocumentRef, list[Chunk], Iterator]:
@@ -313,7 +315,9 @@ class Session:
         self.require(Action.INGEST)
         paths = list(paths)
         if retry_quarantined and retry_all:
-            paths += [Path(r.path) for r in self._visible("quarantined") if Path(r.path).is_file()]
+            paths += [
+                Path(r.path) for r in self._visible(FileState.QUARANTINED) if Path(r.path).is_file()
+            ]
         with self.services.ingest_lock:
             pipeline = self.services.pipeline
             if workers:
@@ -335,7 +339,7 @@ class Session:
             stopped=report.stopped or "",
         )
         for outcome in report.outcomes:
-            if outcome.state in ("quarantined", "refused"):
+            if outcome.state in (FileState.QUARANTINED, FileState.REFUSED):
                 self.audit(
                     "quarantine", path=str(outcome.path), state=outcome.state,
                     reason=outcome.reason,
@@ -372,7 +376,7 @@ class Session:
             entry = ledger.get(sha256) if ledger is not None else None
         if (
             entry is None
-            or entry.state != "quarantined"
+            or entry.state != FileState.QUARANTINED
             or not may_see(entry, self.clearance, self.user.name)
         ):
             raise NotFound("no quarantined file with that fingerprint")

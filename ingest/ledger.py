@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vigie.contracts import FileState
 from vigie.errors import Unavailable
 
 _SCHEMA = """
@@ -66,7 +67,15 @@ _NAMES = (
 )  # fmt: skip
 _COLUMNS = ", ".join(_NAMES)
 
-STATES = ("ingested", "writing", "interrupted", "quarantined", "refused", "replaced", "removed")
+STATES = (
+    FileState.INGESTED,
+    FileState.WRITING,
+    FileState.INTERRUPTED,
+    FileState.QUARANTINED,
+    FileState.REFUSED,
+    FileState.REPLACED,
+    FileState.REMOVED,
+)
 
 
 class LedgerError(Unavailable):

@@ -50,7 +50,7 @@ from ingest.workers import ParserPool, task_outcome
 from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from vigie.config import Settings
-from vigie.contracts import Chunk, FileOutcome, Level, SourceDocument
+from vigie.contracts import Chunk, FileOutcome, FileState, Level, SourceDocument
 from vigie.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class BatchReport:
         return sum(1 for o in self.outcomes if o.state == state)
 
     def _sum(self, attribute: str) -> int:
-        return sum(getattr(o, attribute) for o in self.outcomes if o.state == "ingested")
+        return sum(getattr(o, attribute) for o in self.outcomes if o.state == FileState.INGESTED)
 
     @property
     def pages(self) -> int:
@@ -113,11 +113,22 @@ class BatchReport:
         return [{"path": o.path, "pages": o.rescan_pages} for o in self.outcomes if o.rescan_pages]
 
     def slowest(self) -> list[FileOutcome]:
-        parsed = [o for o in self.outcomes if o.state in ("ingested", "quarantined", "refused")]
+        parsed = [
+            o
+            for o in self.outcomes
+            if o.state in (FileState.INGESTED, FileState.QUARANTINED, FileState.REFUSED)
+        ]
         return sorted(parsed, key=lambda o: o.seconds, reverse=True)[:_SLOWEST]
 
     def to_dict(self) -> dict:
-        states = ("ingested", "unchanged", "reclassified", "quarantined", "refused", "skipped")
+        states = (
+            FileState.INGESTED,
+            FileState.UNCHANGED,
+            FileState.RECLASSIFIED,
+            FileState.QUARANTINED,
+            FileState.REFUSED,
+            FileState.SKIPPED,
+        )
         return {
             "batch": self.batch,
             "totals": {state: self.count(state) for state in states}
@@ -164,7 +175,7 @@ def _walk(folder: Path, exclude: Path | None, skipped: list[FileOutcome]) -> Ite
                 log.info("%s: link back to a folder already walked, not followed", name)
             elif not target.is_relative_to(root_real):
                 reason = "link to a folder outside the batch folder: not followed"
-                skipped.append(FileOutcome(str(Path(root) / name), "skipped", reason))
+                skipped.append(FileOutcome(str(Path(root) / name), FileState.SKIPPED, reason))
             else:
                 kept.append(name)
         dirs[:] = kept
@@ -185,12 +196,14 @@ def collect_files(
         if path.is_symlink() and not path.exists():
             problems.append(
                 FileOutcome(
-                    str(path), "skipped", "broken or looping symbolic link: nothing to read"
+                    str(path), FileState.SKIPPED, "broken or looping symbolic link: nothing to read"
                 )
             )
         elif not path.is_file():
             if explicit:
-                problems.append(FileOutcome(str(path), "skipped", "not a regular file or folder"))
+                problems.append(
+                    FileOutcome(str(path), FileState.SKIPPED, "not a regular file or folder")
+                )
         elif path.name == DECLARATION_FILE or path.name.startswith("."):
             return
         elif explicit or path.suffix.lower() in SUPPORTED_SUFFIXES:
@@ -205,10 +218,12 @@ def collect_files(
                 consider(entry, explicit=False)
             if len(files) == before:
                 problems.append(
-                    FileOutcome(str(path), "skipped", "folder holds no PDF, PNG, JPEG or TIFF file")
+                    FileOutcome(
+                        str(path), FileState.SKIPPED, "folder holds no PDF, PNG, JPEG or TIFF file"
+                    )
                 )
         elif not path.exists() and not path.is_symlink():
-            problems.append(FileOutcome(str(path), "skipped", "path not found"))
+            problems.append(FileOutcome(str(path), FileState.SKIPPED, "path not found"))
         else:
             consider(path, explicit=True)
     unique = list(dict.fromkeys(Path(os.path.abspath(p)) for p in files))
@@ -323,7 +338,7 @@ class IngestPipeline:
         files, problems, report.ignored = collect_files(paths, exclude=self.settings.home)
         if retry_quarantined and retry_all:
             known = set(files)
-            for entry in self.ledger.in_state("quarantined"):
+            for entry in self.ledger.in_state(FileState.QUARANTINED):
                 path = Path(entry.path)
                 if path not in known and path.is_file():
                     files.append(path)
@@ -357,10 +372,12 @@ class IngestPipeline:
     def recover(self) -> list[str]:
         """Delete the chunks of files a killed run left half-written; return their paths."""
         recovered = []
-        for entry in self.ledger.in_state("writing"):
+        for entry in self.ledger.in_state(FileState.WRITING):
             self.store.delete_document(entry.sha256)
             self.ledger.set_state(
-                entry.sha256, "interrupted", "ingestion was interrupted; read again on next run"
+                entry.sha256,
+                FileState.INTERRUPTED,
+                "ingestion was interrupted; read again on next run",
             )
             recovered.append(entry.path)
             log.warning("%s: interrupted by a previous run, its partial chunks deleted", entry.path)
@@ -370,10 +387,10 @@ class IngestPipeline:
         """Take a document out of the store (by path or SHA-256 prefix); return what was."""
         removed = []
         for entry in self.ledger.find(key):
-            if entry.state in ("ingested", "writing", "interrupted"):
+            if entry.state in (FileState.INGESTED, FileState.WRITING, FileState.INTERRUPTED):
                 self.store.delete_document(entry.sha256)
-            if entry.state != "removed":
-                self.ledger.set_state(entry.sha256, "removed", "removed by an operator")
+            if entry.state != FileState.REMOVED:
+                self.ledger.set_state(entry.sha256, FileState.REMOVED, "removed by an operator")
                 removed.append(entry)
         return removed
 
@@ -486,7 +503,9 @@ class _Batch:
 
             sha256 = sha256_of(path)
         except FileNotFoundError:
-            self._finish(FileOutcome(str(path), "quarantined", "file disappeared before reading"))
+            self._finish(
+                FileOutcome(str(path), FileState.QUARANTINED, "file disappeared before reading")
+            )
             return None
         except UnreadableFile as exc:
             self._quarantine_unhashed(path, str(exc))
@@ -499,12 +518,16 @@ class _Batch:
                 job.copies.append((path, declared))
                 return None
         known = self.p.ledger.get(sha256)
-        if known is not None and known.state == "ingested":
+        if known is not None and known.state == FileState.INGESTED:
             self._finish(self._unchanged(path, known, declared, started))
             return None
-        if known is not None and known.state == "quarantined" and not self.retry_quarantined:
+        if (
+            known is not None
+            and known.state == FileState.QUARANTINED
+            and not self.retry_quarantined
+        ):
             outcome = FileOutcome(
-                str(path), "quarantined", f"still quarantined: {known.reason}", known.pages
+                str(path), FileState.QUARANTINED, f"still quarantined: {known.reason}", known.pages
             )
             self._finish(outcome)
             return None
@@ -517,14 +540,17 @@ class _Batch:
         level = Level(known.level) if known.level is not None else None
         caveats = tuple(sorted(set(known.caveats) | set(declared.caveats)))
         raised = declared.level is not None and (level is None or declared.level > level)
-        state, reason = "unchanged", "already ingested"
+        state, reason = FileState.UNCHANGED, "already ingested"
         if known.path != str(path):
             reason = f"same content as {known.path}, already ingested"
         if raised or caveats != tuple(sorted(known.caveats)):
             level = max(lvl for lvl in (level, declared.level) if lvl is not None)
             self._guarded(self.p.store.publish, known.sha256, int(level), level.label, caveats)
             self._guarded(self.p.ledger.set_classification, known.sha256, int(level), caveats)
-            state, reason = "reclassified", f"already ingested; declared level {level.label}"
+            state, reason = (
+                FileState.RECLASSIFIED,
+                f"already ingested; declared level {level.label}",
+            )
         return FileOutcome(
             str(path),
             state,
@@ -613,7 +639,7 @@ class _Batch:
                 job.sha256,
                 str(job.path),
                 job.path.name,
-                "writing",
+                FileState.WRITING,
                 batch=self.batch,
                 fed_by=self.fed_by,
             )
@@ -634,7 +660,7 @@ class _Batch:
         assert job.probe is not None
         base = dict(pages=job.probe.pages, ocr_pages=len(job.ocr_pages), seconds=seconds)
         if job.written == 0:
-            self._reject(job, "quarantined", "no readable text on any page", base)
+            self._reject(job, FileState.QUARANTINED, "no readable text on any page", base)
             return
         if level is None:
             reason = (
@@ -642,13 +668,13 @@ class _Batch:
                 "(--level, or a vigie-classification.toml file in its folder), "
                 "or set unmarked_level"
             )
-            self._reject(job, "refused", reason, base)
+            self._reject(job, FileState.REFUSED, reason, base)
             return
         self.check_free_space()
         self._guarded(self.p.store.publish, job.sha256, int(level), level.label, caveats)
         older = [
             entry.sha256
-            for entry in self.p.ledger.at_path(str(job.path), ["ingested"])
+            for entry in self.p.ledger.at_path(str(job.path), [FileState.INGESTED])
             if entry.sha256 != job.sha256
         ]
         for sha256 in older:
@@ -658,7 +684,7 @@ class _Batch:
             job.sha256,
             str(job.path),
             job.path.name,
-            "ingested",
+            FileState.INGESTED,
             pages=job.probe.pages,
             chunks=job.written,
             ocr_pages=len(job.ocr_pages),
@@ -674,7 +700,7 @@ class _Batch:
         self._finish(
             FileOutcome(
                 str(job.path),
-                "ingested",
+                FileState.INGESTED,
                 reason,
                 chunks=job.written,
                 level=level.label,
@@ -723,18 +749,18 @@ class _Batch:
             self.jobs.remove(job)
         pages = job.probe.pages if job.probe else 0
         seconds = time.perf_counter() - job.started
-        self._reject(job, "quarantined", reason, {"pages": pages, "seconds": seconds})
+        self._reject(job, FileState.QUARANTINED, reason, {"pages": pages, "seconds": seconds})
 
     def _quarantine_unhashed(self, path: Path, reason: str) -> None:
         """Quarantine a file that could not even be hashed: keyed by its path."""
         level, caveats = self.p.classify((), self.declarations.for_file(path), read=False)
         entry = LedgerEntry(
-            f"path:{path}", str(path), path.name, "quarantined", reason,
+            f"path:{path}", str(path), path.name, FileState.QUARANTINED, reason,
             level=int(level) if level is not None else None, caveats=list(caveats),
             batch=self.batch, fed_by=self.fed_by,
         )  # fmt: skip
         self._guarded(self.p.ledger.record, entry)
-        self._finish(FileOutcome(str(path), "quarantined", reason))
+        self._finish(FileOutcome(str(path), FileState.QUARANTINED, reason))
 
     def _finish(self, outcome: FileOutcome) -> None:
         self.report.outcomes.append(outcome)
@@ -750,7 +776,7 @@ class _Batch:
             pages=self.pages_done,
             pages_s=f"{self.pages_done / elapsed:.1f}",
             ocr=self.ocr_done,
-            quarantined=self.report.count("quarantined"),
+            quarantined=self.report.count(FileState.QUARANTINED),
             refresh=False,
         )
 
@@ -771,7 +797,9 @@ class _Batch:
     def build_index(self) -> float:
         """Build the vector index once, after the batch's writes (HNSW after bulk load,
         not point by point); the seconds it took."""
-        if not self.report.count("ingested") and not self.report.count("reclassified"):
+        if not self.report.count(FileState.INGESTED) and not self.report.count(
+            FileState.RECLASSIFIED
+        ):
             return 0.0
         started = time.perf_counter()
         self.check_free_space()

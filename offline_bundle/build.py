@@ -21,7 +21,7 @@ signature that covers every byte of the archive, and a copy of `verify.sh`.
 Determinism: entries sorted, times fixed to SOURCE_DATE_EPOCH (else the last commit's
 time), owners 0, Vigie's wheel built with the same epoch, and Ed25519 signatures (the
 same key and bytes give the same signature). Two builds from the same inputs are
-byte-identical (tests/test_bundle.py).
+byte-identical (tests/system/test_bundle.py).
 """
 
 from __future__ import annotations

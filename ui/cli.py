@@ -25,7 +25,7 @@ import typer
 from typer._click import exceptions as click_errors  # typer's own copy of click
 
 from vigie.config import Settings, load_settings
-from vigie.contracts import Level
+from vigie.contracts import FileState, Level
 from vigie.errors import CorruptFile, InputError, NotFound, VigieError
 from vigie.offline import apply_offline_environment, install_network_guard
 from vigie.users import Action, Role
@@ -256,7 +256,7 @@ def ingest(
 def _print_report(report: BatchReport) -> None:
     summary = report.to_dict()
     for outcome in report.outcomes:
-        if outcome.state in ("quarantined", "refused", "skipped"):
+        if outcome.state in (FileState.QUARANTINED, FileState.REFUSED, FileState.SKIPPED):
             typer.echo(f"{outcome.state:11} {outcome.path}: {outcome.reason}")
     for path in summary["recovered"]:
         typer.echo(f"recovered   {path}: a killed run left it half-written; read again")
@@ -273,7 +273,7 @@ def _print_report(report: BatchReport) -> None:
         f"{state} {n}"
         for state, n in totals.items()
         if state not in ("pages", "ocr_pages", "chunks")
-        and (n or state in ("ingested", "quarantined"))
+        and (n or state in (FileState.INGESTED, FileState.QUARANTINED))
     )
     typer.echo(
         f"{counts} ({totals['pages']} pages, {totals['ocr_pages']} OCRed, "

@@ -3,7 +3,7 @@
 Started by `vigie ui` (Streamlit on 127.0.0.1, usage statistics off). The models and
 the store load once per server process and are shared by every browser session.
 Nothing here loads a web font, a map, a CDN asset or an external icon; the browser
-tests (tests/test_browser.py) fail on any request to another host than 127.0.0.1.
+tests (tests/browser/test_browser.py) fail on any request to another host than 127.0.0.1.
 
 Each page lives in `ui/workspace/` and gets the `Session` (the only door to the
 archive: role, clearance, audit), the `Texts` of the chosen language and the
@@ -33,6 +33,7 @@ from ui.workspace.screen import Screen  # noqa: E402
 from ui.workspace.search import search_page  # noqa: E402
 from vigie.config import Settings, load_settings  # noqa: E402
 from vigie.contracts import marking  # noqa: E402
+from vigie.errors import VigieError  # noqa: E402
 from vigie.users import Action, UserError  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -168,6 +169,8 @@ def main() -> None:
     _, draw = PAGES[st.session_state["page"]]
     try:
         draw(session, t, screen)
+    except VigieError as exc:  # the face's one boundary: an expected error is one line
+        st.error(exc.one_line())
     finally:
         screen.bottom()
 

@@ -42,12 +42,51 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
 from vigie.errors import Unavailable
 
 GENESIS = "0" * 64
+
+
+class AuditAction(StrEnum):
+    """Every action the trail records: the one registry (a record names one of these;
+    `vigie audit export` and a SIEM can rely on the list)."""
+
+    # signing in and out
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+    SESSION_EXPIRED = "session_expired"
+    DENIED = "denied"  # a role that does not allow the action
+    # reading the archive
+    SEARCH = "search"
+    QUESTION = "question"
+    ANSWER = "answer"
+    TRANSLATE = "translate"
+    SUMMARIZE = "summarize"
+    SIMILAR = "similar"
+    VIEW_PAGE = "view_page"
+    VIEW_DOCUMENT = "view_document"
+    EXPORT = "export"  # an answer saved as a file
+    EVAL = "eval"
+    # feeding it
+    INGEST_BATCH = "ingest_batch"
+    QUARANTINE = "quarantine"
+    REMOVE = "remove"
+    STATUS = "status"
+    # administration
+    USER_ADDED = "user_added"
+    USER_CHANGED = "user_changed"
+    USERS_LISTED = "users_listed"
+    PASSWORD_CHANGED = "password_changed"
+    AUDIT_VERIFIED = "audit_verified"
+    AUDIT_EXPORTED = "audit_exported"
+
+
+ACTIONS = frozenset(str(a) for a in AuditAction)
 
 # The keys of a record, in the order they are written.
 KEYS = ("seq", "time", "actor", "action", "details", "prev", "hash")
@@ -287,8 +326,8 @@ class AuditTrail:
         """
         if not isinstance(actor, str):
             raise TypeError(f"actor must be a string, got {type(actor).__name__}")
-        if not isinstance(action, str) or not action:
-            raise ValueError("action must be a non-empty string")
+        if action not in ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}: add it to AuditAction")
         clean = jsonable(details)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

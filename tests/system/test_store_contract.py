@@ -25,7 +25,7 @@ from retrieval.store import (
 from vigie.contracts import Chunk, Clearance, Level
 
 DIM = 8
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SF = "SPÉCIAL FRANCE"
 EVERYTHING = Clearance(Level.TRES_SECRET, frozenset({SF, "OTAN"}))
 PUBLIC = Clearance(Level.NON_PROTEGE)

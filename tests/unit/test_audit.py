@@ -386,7 +386,27 @@ def test_actor_and_action_are_checked(tmp_path: Path) -> None:
         trail.record(None, "login")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         trail.record("alice", "")
+    with pytest.raises(ValueError, match="unknown audit action 'logged_in'"):
+        trail.record("alice", "logged_in")  # a misspelt action is a bug, not a record
     assert not trail.path.exists()
+
+
+def test_every_action_vigie_records_is_in_the_registry() -> None:
+    """The registry is complete: every action the application room records is in it."""
+    import re
+
+    from tests.conftest import ROOT
+    from vigie.audit import ACTIONS
+
+    recorded = set()
+    for path in [*(ROOT / "app").rglob("*.py"), *(ROOT / "ui").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        recorded |= set(re.findall(r"\.audit\(\s*\"([a-z_]+)\"", text))
+        recorded |= set(
+            re.findall(r"\.record\(\s*[^,()]+(?:\([^)]*\))?[^,()]*,\s*\"([a-z_]+)\"", text)
+        )
+    assert len(recorded) >= 20
+    assert recorded <= ACTIONS, sorted(recorded - ACTIONS)
 
 
 # -- reading and exporting ---------------------------------------------------

@@ -12,7 +12,7 @@ from vigie.config import Settings
 from vigie.contracts import Element, Level, SourceDocument
 from vigie.language import detect_language
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "documents"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "documents"
 SETTINGS = Settings(chunk_max_chars=300, chunk_soft_chars=200)
 
 

@@ -33,7 +33,7 @@ from offline_bundle.signing import (
     verify_signature,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VERIFY = ROOT / "offline_bundle" / "verify.sh"
 VERSION = "9.9.9"
 TOP = f"vigie-bundle-{VERSION}"

@@ -9,7 +9,7 @@ import pytest
 
 from ingest.textlayer import judge_text_layer, text_layer_is_plausible
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "documents"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "documents"
 MIN_PAGE_CHARS = 20
 
 FRENCH = (

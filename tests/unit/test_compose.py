@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_compose_file_runs_ui_and_a_pinned_qdrant_on_loopback() -> None:
@@ -33,6 +33,7 @@ def test_compose_file_runs_ui_and_a_pinned_qdrant_on_loopback() -> None:
 
 
 def test_readme_documents_the_compose_services() -> None:
-    readme = (ROOT / "README.md").read_text()
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    readme = "\n".join(page.read_text() for page in pages)
     assert "docker compose" in readme
     assert "QDRANT_API_KEY" in readme

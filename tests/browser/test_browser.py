@@ -38,7 +38,7 @@ from tests.conftest import (
     run_vigie,
 )
 from tests.pdfmaker import make_text_pdf
-from tests.test_ui_server import free_port
+from tests.system.test_ui_server import free_port
 from vigie.audit import AuditTrail
 from vigie.contracts import Level
 

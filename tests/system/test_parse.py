@@ -15,7 +15,7 @@ from ingest.filetypes import sniff
 from ingest.parse import parse_file
 from vigie.config import Settings
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "documents"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "documents"
 KNOWN_TYPES = {
     "Title",
     "NarrativeText",

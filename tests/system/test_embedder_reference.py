@@ -26,7 +26,7 @@ from vigie.models import (
     verify_embedder_dir,
 )
 
-PIAF = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "eval" / "piaf-fr"
+PIAF = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "eval" / "piaf-fr"
 
 
 def texts(name: str, count: int) -> list[str]:
