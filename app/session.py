@@ -447,13 +447,17 @@ class Session:
         )
         return user
 
-    def users(self) -> list[User]:
+    def users(self, record: bool = False) -> list[User]:
+        """Every account; `record`: leave a record of the listing (`vigie users list`;
+        the users page, drawn again on every click, does not)."""
         self.require(Action.MANAGE_USERS)
         users = self.services.users.list()
-        self.audit("users_listed")
+        if record:
+            self.audit("users_listed")
         return users
 
-    def user(self, name: str) -> User:
+    def account(self, name: str) -> User:
+        """The account `name` (admins: the users page edits it)."""
         self.require(Action.MANAGE_USERS)
         user = self.services.users.get(name.strip().lower())
         if user is None:

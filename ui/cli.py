@@ -342,14 +342,14 @@ def evaluate(
         Path | None, typer.Option(help="Another queries file (e.g. queries_en50.jsonl).")
     ] = None,
     modes: Annotated[
-        list[str],
+        str,
         typer.Option(
-            parser=_modes,
+            callback=_modes,  # the comma-separated text becomes the list of modes
             metavar="MODES",
             help="Comma-separated retrieval modes: dense, sparse, hybrid, each optionally "
             "with +rerank (e.g. hybrid+rerank).",
         ),
-    ] = "dense,sparse,hybrid,hybrid+rerank",  # type: ignore[assignment] - parsed by _modes
+    ] = "dense,sparse,hybrid,hybrid+rerank",
     long_documents: Annotated[
         bool,
         typer.Option(
@@ -770,7 +770,7 @@ def users_list(
 ) -> None:
     """Every user: role, clearance, caveats, whether active."""
     with _signed_in(Action.MANAGE_USERS) as session:
-        users = session.users()
+        users = session.users(record=True)
     if as_json:
         typer.echo(json.dumps([u.to_dict() for u in users], ensure_ascii=False, indent=2))
         return

@@ -24,7 +24,7 @@ from retrieval.qdrant_edge import QdrantEdgeStore
 from tests.conftest import ROOT, SAMPLES, VIGIE, run_vigie
 from tests.pdfmaker import make_text_pdf
 
-SEEDS = (11, 23, 37)
+SEEDS = (11, 37)  # kill moments early and late in the batch (uniform over 25-95% of it)
 
 
 @pytest.fixture(scope="module")

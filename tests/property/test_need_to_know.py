@@ -35,7 +35,7 @@ from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Level
 from vigie.users import Role, User, UserError
 
-CASES_PER_ADAPTER = 200  # x 2 adapters: 400 generated cases in every CI run
+CASES_PER_ADAPTER = 150  # x 2 adapters: 300 generated cases in every CI run
 CAVEATS = ("SPÉCIAL FRANCE", "OTAN")
 TOPICS = [
     ("fr", "Le croiseur Colbert appareilla de Dunkerque avec le Président du Conseil à bord."),

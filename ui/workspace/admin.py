@@ -67,7 +67,7 @@ def add_user(session: Session, t: Texts) -> None:
 def change_user(session: Session, t: Texts, names: list[str]) -> None:
     with st.expander(t("users.change")):
         name = st.selectbox(t("users.name"), names, key="edit_name")
-        current = session.user(name) if name else None
+        current = session.account(name) if name else None
         if current is None:
             return
         with st.form("user_edit"):
