@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from app.evaluation import EvalReport
 from app.ledger_view import ArchiveStatus, FileRow, StateCount
-from ingest.markings import DEFAULT_CAVEATS
 from ingest.pipeline import BatchReport
 from retrieval.analysis import TARGETS, DocumentRef, Summary, by_page, chunks_label
 from retrieval.answer import Answer, AnswerStream
 from retrieval.citations import MARKER, cited_numbers, marker_numbers
 from retrieval.search import MODES, check_mode
 from retrieval.store import SearchFilter
-from vigie.contracts import fold_marking
 
 __all__ = [
-    "DEFAULT_CAVEATS",
     "MARKER",
     "MODES",
     "TARGETS",
@@ -35,15 +32,8 @@ __all__ = [
     "StateCount",
     "Summary",
     "by_page",
-    "caveat_names",
     "check_mode",
     "chunks_label",
     "cited_numbers",
     "marker_numbers",
 ]
-
-
-def caveat_names(typed: list[str] | tuple[str, ...] | None) -> list[str]:
-    """Caveats as the markings reader writes them (case and accents as on documents)."""
-    known = {fold_marking(c): c for c in DEFAULT_CAVEATS}
-    return [known.get(fold_marking(c), " ".join(c.upper().split())) for c in typed or []]

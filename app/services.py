@@ -2,8 +2,8 @@
 
 Parts are created, and their modules imported, on first use: `vigie status` loads
 no model, `vigie search` never loads the LLM, and the UI process shares one model
-between all its sessions. Faces build a `Services`,
-then sign in (`app.session`) and use the session only.
+between all its sessions. Faces build a `Services`, then sign in (`app.session`)
+and use the session only.
 """
 
 from __future__ import annotations

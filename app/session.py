@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from app.ledger_view import ArchiveStatus, FileRow, archive_status, may_see, visible_rows
 from vigie.audit import AuditRecord, Verification
-from vigie.contracts import Chunk, Clearance, FileOutcome, FileState, Hit, Level
+from vigie.contracts import Chunk, Clearance, FileOutcome, FileState, Hit, Level, fold_marking
 from vigie.errors import NotFound, PermissionDenied
 from vigie.language import unserved_language
 from vigie.users import Action, AuthenticationError, User, UserError
@@ -74,6 +74,14 @@ def references(chunks: Iterable[Chunk]) -> list[dict]:
         }
         for chunk in chunks
     ]
+
+
+def caveat_names(typed: Sequence[str] | None) -> list[str]:
+    """Caveats as the markings reader writes them (case and accents as on documents)."""
+    from ingest.markings import DEFAULT_CAVEATS
+
+    known = {fold_marking(c): c for c in DEFAULT_CAVEATS}
+    return [known.get(fold_marking(c), " ".join(c.upper().split())) for c in typed or []]
 
 
 def sign_in(services: Services, name: str, password: str, channel: str) -> Session:
@@ -217,12 +225,7 @@ class Session:
         """The ingested files this user may see (names, paths, types, batches), for the
         search filters and to resolve a typed document name."""
         self.require(Action.ASK)
-        with self.services.read_ledger() as ledger:
-            return (
-                visible_rows(ledger, self.clearance, self.user.name, FileState.INGESTED)
-                if ledger
-                else []
-            )
+        return self._visible(FileState.INGESTED)
 
     def translate(self, typed: str, target: str) -> tuple[DocumentRef, list[Chunk], Iterator]:
         from retrieval.analysis import chunks_label, translate

@@ -21,11 +21,11 @@ from typing import Literal
 from retrieval.lexical import passage_vector
 from retrieval.schema import DENSE_VECTOR, PENDING, SPARSE_VECTOR
 from retrieval.store import FUSIONS, SearchFilter, SparseQuery, candidates
+from vigie.config import Fusion
 from vigie.contracts import Chunk, Clearance, Hit
 from vigie.errors import InputError
 
 ConditionKind = Literal["equals", "any_of", "only_these", "range"]
-Fusion = Literal["dbsf", "rrf"]
 
 
 @dataclass(frozen=True)

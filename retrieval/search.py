@@ -8,6 +8,7 @@ answer can cite them as [1], [2], ...
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import get_args
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -17,8 +18,8 @@ from retrieval.embedder import Embedder
 from retrieval.lexical import query_vector
 from retrieval.prompts import fence
 from retrieval.rerank import Reranker, SentenceFocusReranker, build_reranker
-from retrieval.store import SEARCH_MODES, SearchFilter, SparseQuery, VectorStore, check_embedder
-from vigie.config import Settings
+from retrieval.store import SearchFilter, SparseQuery, VectorStore, check_embedder
+from vigie.config import SearchMode, Settings
 from vigie.contracts import Chunk, Clearance, Hit
 from vigie.errors import InputError
 from vigie.language import confident_language
@@ -26,7 +27,7 @@ from vigie.language import confident_language
 RERANK = "+rerank"
 
 
-MODES = SEARCH_MODES + tuple(mode + RERANK for mode in SEARCH_MODES)
+MODES: tuple[str, ...] = get_args(SearchMode)  # the first stages, each with +rerank too
 
 
 class Searcher:

@@ -15,18 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Protocol
+from typing import Protocol, get_args
 
-from vigie.config import Settings
+from vigie.config import Fusion, SearchMode, Settings
 from vigie.contracts import Chunk, Clearance, Hit, Level, day_number
 from vigie.errors import Unavailable
 
-SEARCH_MODES = ("dense", "sparse", "hybrid")
+# The first stages; each may be followed by "+rerank" (`vigie.config.SearchMode`).
+SEARCH_MODES = tuple(m for m in get_args(SearchMode) if "+" not in m)
 # How a hybrid query fuses its dense and sparse candidates, inside Qdrant:
 # "dbsf" normalises each list's scores by its own spread (mean +/- 3 sigma) and adds
 # them; "rrf" adds 1 / (k + rank). Measured on piaf-fr, DBSF keeps more of each
 # side's confidence (MRR@10 0.847 vs 0.830): see the README's retrieval figures.
-FUSIONS = ("dbsf", "rrf")
+FUSIONS: tuple[str, ...] = get_args(Fusion)
 FUSION_K = 60  # reciprocal rank fusion's k (the usual 60)
 
 

@@ -713,9 +713,8 @@ def init(
     """
     import secrets
 
-    from app.results import caveat_names
     from app.services import Services
-    from app.session import create_first_admin, has_admin
+    from app.session import caveat_names, create_first_admin, has_admin
 
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -756,7 +755,7 @@ def users_add(
 ) -> None:
     """Add a user. Their password is asked on a terminal, else read from standard input
     (after the acting admin's, when VIGIE_PASSWORD does not hold it)."""
-    from app.results import caveat_names
+    from app.session import caveat_names
 
     with _signed_in(Action.MANAGE_USERS) as session:
         password = _read_secret(f"New password for {name}: ", None)
@@ -794,7 +793,7 @@ def users_set(
     enable: Annotated[bool, typer.Option("--enable", help="Re-enable the account.")] = False,
 ) -> None:
     """Change a user's role, clearance, caveats, or re-enable them."""
-    from app.results import caveat_names
+    from app.session import caveat_names
 
     with _signed_in(Action.MANAGE_USERS) as session:
         user = session.change_user(
