@@ -8,14 +8,16 @@ not hold the answer).
 
 1. **Refusal threshold** (no LLM, every question): the evidence for a question is
    its best sentence's cosine to it among the sources it retrieves
-   (`Answerer.evidence`, the score of the first quote). The threshold printed
+   (`Answerer.evidence`, the score of the first quote), plus, in the question's
+   language, a weight times the share of its words the first passage holds (the
+   weight that scores best held out, 0 to 0.4). The threshold printed
    refuses at most 10% of the answerable questions (and says how many
    unanswerable ones it refuses); the threshold with the best balanced accuracy is
    printed beside it, and both are also scored held out (chosen on one half of the
    questions, scored on the other, and the other way round). Separately for
    questions in the archive's language and in another language (English over
    French passages sit lower in the embedder's space). `REFUSAL_THRESHOLD` and
-   `REFUSAL_THRESHOLD_CROSS` default to the first.
+   `REFUSAL_THRESHOLD_CROSS` default to the first, `REFUSAL_COVERAGE_WEIGHT` to the weight.
 2. **Answers** (`--answers N` questions from each half, the default LLM unless
    `--llm`): the share of answers holding a gold answer span (`answers.jsonl`,
    accents and case folded) and, separately, of quotes holding one; citation
@@ -172,21 +174,36 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+COVERAGE_WEIGHTS = [round(w, 2) for w in np.arange(0.0, 0.42, 0.02)]
+
+
 def calibrate(
     evidence: dict[str, Evidence], answerable: list[str], unanswerable: list[str]
 ) -> dict:
-    """The thresholds per language group, chosen on all questions and held out."""
+    """The thresholds per language group, chosen on all questions and held out. In the
+    question's language the evidence is the cosine plus a weight times the question's
+    words found in the first passage: the weight kept is the one whose capped threshold
+    scores best held out (0 when words do not help)."""
     result: dict = {}
     for group in ("same", "cross"):
         ids = [q for q in evidence if evidence[q].same_language == (group == "same")]
-        yes = [evidence[q].score for q in ids if q in answerable]
-        no = [evidence[q].score for q in ids if q in unanswerable]
-        if not (yes and no):
+        weights = COVERAGE_WEIGHTS if group == "same" else [0.0]
+        scored = {
+            weight: {q: RefusalThreshold(0.0, 0.0, weight).strength(evidence[q]) for q in ids}
+            for weight in weights
+        }
+        held = {weight: held_out(ids, scored[weight], answerable) for weight in weights}
+        if None in held.values():
             continue
+        weight = max(weights, key=lambda w: (held[w], -w))
+        strength = scored[weight]
+        yes = [strength[q] for q in ids if q in answerable]
+        no = [strength[q] for q in ids if q in unanswerable]
         threshold, accuracy = best_threshold(yes, no)
         capped, refused = capped_threshold(yes, no)
         result[f"threshold_{group}_language"] = {
             "threshold": round(capped, 4),
+            "coverage_weight": weight,
             "false_refusals": round(float(np.mean(np.asarray(yes) < capped)), 3),
             "unanswerable_refused": round(refused, 3),
             "balanced_accuracy_at_threshold": balanced(
@@ -194,7 +211,8 @@ def calibrate(
             ),
             "best_balanced_threshold": round(threshold, 4),
             "best_balanced_accuracy": round(accuracy, 3),
-            "held_out_balanced_accuracy": held_out(ids, evidence, answerable),
+            "held_out_balanced_accuracy": held[weight],
+            "held_out_without_coverage": held[0.0],
             "answerable": len(yes),
             "unanswerable": len(no),
             "answerable_median": round(float(np.median(yes)), 4),
@@ -203,17 +221,17 @@ def calibrate(
     return result
 
 
-def held_out(ids: list[str], evidence: dict[str, Evidence], answerable: list[str]) -> float | None:
+def held_out(ids: list[str], strength: dict[str, float], answerable: list[str]) -> float | None:
     """Balanced accuracy of the capped threshold chosen on every other question and
     scored on the rest, both ways round, averaged."""
     scores = []
     for fold in (0, 1):
         pick = [q for n, q in enumerate(ids) if n % 2 == fold]
         test = [q for n, q in enumerate(ids) if n % 2 != fold]
-        yes = [evidence[q].score for q in pick if q in answerable]
-        no = [evidence[q].score for q in pick if q not in answerable]
-        test_yes = [evidence[q].score for q in test if q in answerable]
-        test_no = [evidence[q].score for q in test if q not in answerable]
+        yes = [strength[q] for q in pick if q in answerable]
+        no = [strength[q] for q in pick if q not in answerable]
+        test_yes = [strength[q] for q in test if q in answerable]
+        test_no = [strength[q] for q in test if q not in answerable]
         if not (yes and no and test_yes and test_no):
             return None
         threshold, _ = capped_threshold(yes, no)
@@ -284,12 +302,14 @@ def main() -> None:
         if args.answers:
             # The answers run at this run's calibrated thresholds (the shipped defaults
             # are set from them), the configured ones where a group had no question.
-            same, cross = settings.refusal_thresholds() or (0.0, 0.0)
-            same = result.get("threshold_same_language", {}).get("threshold", same)
+            same, cross, weight = settings.refusal_thresholds() or (0.0, 0.0, 0.0)
+            calibrated = result.get("threshold_same_language", {})
+            same = calibrated.get("threshold", same)
+            weight = calibrated.get("coverage_weight", weight)
             cross = result.get("threshold_cross_language", {}).get("threshold", cross)
             for answerer in answerers.values():
-                answerer.refusal = RefusalThreshold(same, cross)
-            result["thresholds_used"] = {"same": same, "cross": cross}
+                answerer.refusal = RefusalThreshold(same, cross, weight)
+            result["thresholds_used"] = {"same": same, "cross": cross, "coverage_weight": weight}
             result["llm"] = settings.resolved_llm_path.name
             asked("q").warm_up()
             rows = []

@@ -37,6 +37,7 @@ from retrieval.citations import (
     check_answer,
     focused_passages,
     pick_quotes,
+    question_coverage,
     quote_citations,
     resolve_citations,
     score_sentences,
@@ -310,28 +311,46 @@ def _listed(hits: list[Hit]) -> list[str]:
 
 @dataclass(frozen=True)
 class Evidence:
-    """How close the archive comes to a question: its best sentence's cosine to it."""
+    """How close the archive comes to a question: its best sentence's cosine to it, and
+    how many of the question's words the first-ranked passage holds."""
 
     score: float  # 0 when no sentence was found
     same_language: bool  # whether that sentence's passage is in the question's language
+    coverage: float = 0.0  # share of the question's content stems in the first passage
 
 
-def _evidence(quotes: list[Quote], sources: list[Hit], language: str) -> Evidence:
+def _evidence(quotes: list[Quote], sources: list[Hit], question: str, language: str) -> Evidence:
     if not quotes:
         return Evidence(0.0, True)
-    return Evidence(quotes[0].score, sources[quotes[0].number - 1].chunk.language == language)
+    return Evidence(
+        quotes[0].score,
+        sources[quotes[0].number - 1].chunk.language == language,
+        question_coverage(question, sources[0].chunk.text),
+    )
 
 
 @dataclass(frozen=True)
 class RefusalThreshold:
-    """Refuse when the best sentence's cosine to the question is below `same` (the
-    sentence in the question's language) or `cross` (in another language)."""
+    """Refuse when the evidence is below `same` (the best sentence in the question's
+    language) or `cross` (in another language). In the question's language the
+    evidence is the best sentence's cosine plus `coverage_weight` times the share of
+    the question's words the first passage holds: a question whose subject the archive
+    treats but whose particular fact it lacks comes close in meaning, not in words
+    (bench/answers.py calibrates both). Across languages words are not shared, so the
+    cosine alone counts."""
 
     same: float
     cross: float
+    coverage_weight: float = 0.0
+
+    def strength(self, evidence: Evidence) -> float:
+        if not evidence.same_language:
+            return evidence.score
+        return evidence.score + self.coverage_weight * evidence.coverage
 
     def refuses(self, evidence: Evidence) -> bool:
-        return evidence.score < (self.same if evidence.same_language else self.cross)
+        threshold = self.same if evidence.same_language else self.cross
+        return self.strength(evidence) < threshold
 
 
 class Answerer:
@@ -345,7 +364,7 @@ class Answerer:
         max_tokens: int = 384,
         temperature: float = 0.1,
         time_limit: float | None = None,
-        refusal_threshold: tuple[float, float] | None = None,
+        refusal_threshold: tuple[float, ...] | None = None,
         withdraw_unsupported: bool = True,
         prompt_budget: int = PROMPT_BUDGET,
     ) -> None:
@@ -385,7 +404,7 @@ class Answerer:
         question = " ".join(question.split())
         sources, scored = self._gather(question, clearance)
         language = detect_language(question, default="en")
-        return _evidence(pick_quotes(scored, sources), sources, language)
+        return _evidence(pick_quotes(scored, sources), sources, question, language)
 
     def ask(self, question: str, clearance: Clearance, context: str = "") -> AnswerStream:
         """`context`: the conversation's earlier question, for a follow-up ("and in
@@ -406,7 +425,7 @@ class Answerer:
             return AnswerStream(answer, iter([NO_SOURCES[language]]), started)
         quotes = pick_quotes(scored, answer.sources)
         if self.refusal is not None and self.refusal.refuses(
-            _evidence(quotes, answer.sources, language)
+            _evidence(quotes, answer.sources, asked, language)
         ):
             answer.answered, answer.refusal = False, "too far"
             refusal = nearest_documents(answer.sources, language)

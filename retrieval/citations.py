@@ -123,6 +123,16 @@ def claim_stems(text: str) -> set[str]:
 # -- evidence before the model ---------------------------------------------------------------
 
 
+def question_coverage(question: str, passage: str) -> float:
+    """The share of the question's content stems that `passage` holds (0 to 1; 0 for a
+    question with none). The question's stems in its own language, the passage's in
+    its own, so across languages they rarely meet."""
+    asked = claim_stems(question)
+    if not asked:
+        return 0.0
+    return len(asked & set(tokens(passage))) / len(asked)
+
+
 @dataclass(frozen=True)
 class ScoredSentence:
     source: int  # 1-based number of the source (hit) it belongs to

@@ -87,12 +87,16 @@ class Settings(BaseSettings):
     # stage; None: the sentence-focus reranker, which reuses the embedder.
     reranker_path: Path | None = None
     top_k: int = 5
-    # Refuse when the nearest passage the reader may see is less similar than this to the
-    # question (cosine, default embedder), calibrated by bench/answers.py on piaf-fr:
-    # one threshold for passages in the question's language, one across languages.
-    # None: never refuse on retrieval alone. Recalibrate after changing the embedder.
-    refusal_threshold: float | None = 0.8412
+    # Refuse when the best sentence the reader may see is less similar than this to the
+    # question (cosine, default embedder; in the question's language plus the coverage
+    # term below), calibrated by bench/answers.py on piaf-fr: one threshold for passages
+    # in the question's language, one across languages. None: never refuse on retrieval
+    # alone. Recalibrate after changing the embedder.
+    refusal_threshold: float | None = 0.9087
     refusal_threshold_cross: float | None = 0.7916
+    # In the question's language, the evidence adds this times the share of the
+    # question's words found in the first passage (calibrated with the thresholds).
+    refusal_coverage_weight: float = 0.16
     # Withdraw an answer when no sentence of it is supported by the sources it was
     # given (retrieval/citations.py), and refuse with the nearest documents instead.
     withdraw_unsupported: bool = True
@@ -185,12 +189,14 @@ class Settings(BaseSettings):
     def resolved_import_roots(self) -> list[Path]:
         return list(self.import_roots) or [self.home / "import"]
 
-    def refusal_thresholds(self) -> tuple[float, float] | None:
-        """(same language, across languages), or None when refusal on retrieval is off."""
+    def refusal_thresholds(self) -> tuple[float, float, float] | None:
+        """(same language, across languages, coverage weight), or None when refusal on
+        retrieval is off."""
         if self.refusal_threshold is None:
             return None
         cross = self.refusal_threshold_cross
-        return self.refusal_threshold, self.refusal_threshold if cross is None else cross
+        cross = self.refusal_threshold if cross is None else cross
+        return self.refusal_threshold, cross, self.refusal_coverage_weight
 
     def unmarked(self) -> Level | None:
         return Level.parse(self.unmarked_level) if self.unmarked_level else None

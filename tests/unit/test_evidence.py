@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from retrieval.answer import Answer, Answerer, AnswerStream
+from retrieval.answer import Answer, Answerer, AnswerStream, Evidence, RefusalThreshold
 from retrieval.citations import (
     ScoredSentence,
     check_answer,
     focused_passages,
     pick_quotes,
+    question_coverage,
     score_sentences,
     sentences,
 )
@@ -189,3 +190,22 @@ def test_world_knowledge_questions_are_refused(
     answer = answerer.ask(question, READER).consume()
     assert answer.refused, (question, answer.text)
     assert answer.refusal in ("too far", "declined", "unsupported")
+
+
+def test_question_coverage_counts_the_question_words_a_passage_holds() -> None:
+    assert question_coverage(QUESTION, JOURNAL) == 1.0
+    # "croiseur", "Dunkerque" found; "Président", "Conseil", "attendait" not.
+    partial = question_coverage(QUESTION, "Un croiseur mouillait devant Dunkerque.")
+    assert 0.2 < partial < 0.6
+    assert question_coverage(QUESTION, "La tempête endommagea deux torpilleurs.") == 0.0
+    assert question_coverage("Et alors ?", JOURNAL) == 0.0  # no content word: no coverage
+
+
+def test_words_count_in_the_question_language_only() -> None:
+    rule = RefusalThreshold(same=0.9, cross=0.7, coverage_weight=0.2)
+    # Close in meaning but without the question's words: refused in its language.
+    assert rule.refuses(Evidence(0.85, same_language=True, coverage=0.1))
+    assert not rule.refuses(Evidence(0.85, same_language=True, coverage=0.5))
+    # Across languages the words are not shared: the cosine alone decides.
+    assert not rule.refuses(Evidence(0.75, same_language=False, coverage=0.0))
+    assert rule.refuses(Evidence(0.65, same_language=False, coverage=1.0))
