@@ -92,11 +92,11 @@ class Settings(BaseSettings):
     # term below), calibrated by bench/answers.py on piaf-fr: one threshold for passages
     # in the question's language, one across languages. None: never refuse on retrieval
     # alone. Recalibrate after changing the embedder.
-    refusal_threshold: float | None = 0.9087
+    refusal_threshold: float | None = 0.8412
     refusal_threshold_cross: float | None = 0.7916
     # In the question's language, the evidence adds this times the share of the
     # question's words found in the first passage (calibrated with the thresholds).
-    refusal_coverage_weight: float = 0.16
+    refusal_coverage_weight: float = 0.0
     # Withdraw an answer when no sentence of it is supported by the sources it was
     # given (retrieval/citations.py), and refuse with the nearest documents instead.
     withdraw_unsupported: bool = True
