@@ -120,6 +120,11 @@ def claim_stems(text: str) -> set[str]:
     return set(tokens(MARKER.sub(" ", text)))
 
 
+def stem_coverage(stems: set[str], text: str) -> float:
+    """The share of `stems` that `text` holds (0 when there are none)."""
+    return len(stems & set(tokens(text))) / len(stems) if stems else 0.0
+
+
 # -- evidence before the model ---------------------------------------------------------------
 
 
@@ -127,10 +132,7 @@ def question_coverage(question: str, passage: str) -> float:
     """The share of the question's content stems that `passage` holds (0 to 1; 0 for a
     question with none). The question's stems in its own language, the passage's in
     its own, so across languages they rarely meet."""
-    asked = claim_stems(question)
-    if not asked:
-        return 0.0
-    return len(asked & set(tokens(passage))) / len(asked)
+    return stem_coverage(claim_stems(question), passage)
 
 
 @dataclass(frozen=True)
@@ -412,7 +414,7 @@ def _best_support(
     """The candidate sentence that best supports `claim`: (quote, coverage, similarity,
     supported). Word coverage first; the embedder only when no sentence covers enough."""
     stems = claim_stems(claim)
-    coverages = [len(stems & set(tokens(c))) / len(stems) if stems else 0.0 for c in candidates]
+    coverages = [stem_coverage(stems, c) for c in candidates]
     best = int(np.argmax(coverages))
     similarity = None
     if embedder is not None and stems and coverages[best] < SUPPORT_COVERAGE:
