@@ -105,8 +105,12 @@ mkdir -p "$RELEASE"
 
 say "virtual environment for $VERSION (pip --no-index, from the bundle's wheels)"
 "$PYTHON" -m venv "$RELEASE/venv"
-"$RELEASE/venv/bin/python" -m pip install --quiet --no-index --no-deps \
+"$RELEASE/venv/bin/python" -m pip install --quiet --no-index --no-deps --no-compile \
     --disable-pip-version-check "$BUNDLE"/wheels/*.whl
+# Byte-compiled on every core (pip compiles on one: 126 s against 52 + 38 s here). As with
+# pip's own pass, a file that does not compile (a package's Python 2 test data) is skipped.
+site_packages=$("$RELEASE/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+"$RELEASE/venv/bin/python" -m compileall -q -j 0 "$site_packages" >/dev/null 2>&1 || true
 say "models"
 cp -R "$BUNDLE/models" "$RELEASE/models"
 
@@ -128,6 +132,9 @@ lines = [
     f'llm_path = "{final / llm["path"]}"',
     f'llm_sha256 = "{llm["sha256"]}"',
 ]
+speech = next((m for m in models if m["kind"] == "speech"), None)
+if speech is not None:
+    lines.append(f'speech_model_path = "{final / speech["path"]}"')
 (release / "vigie.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 EOF
 touch "$RELEASE/.complete"

