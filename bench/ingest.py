@@ -71,6 +71,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.signin import signed_in  # noqa: E402
 from vigie.offline import apply_offline_environment, install_network_guard  # noqa: E402
 
 apply_offline_environment()
@@ -318,9 +319,9 @@ def run_vigie(name: str, folder: Path, workers: int, with_workers: bool) -> Run:
         vigie_home.mkdir()
         with out_path.open("w") as out, err_path.open("w") as err:
             started = time.perf_counter()
-            process = psutil.Popen(
-                command, stdout=out, stderr=err, cwd=REPO, env=vigie_env(vigie_home)
-            )
+            env = signed_in(vigie_env(vigie_home))
+            started = time.perf_counter()  # the user's creation is not ingestion
+            process = psutil.Popen(command, stdout=out, stderr=err, cwd=REPO, env=env)
             peak = 0
             while process.poll() is None:
                 peak = max(peak, tree_rss(process))

@@ -102,6 +102,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.signin import signed_in  # noqa: E402
 from vigie.offline import apply_offline_environment  # noqa: E402
 
 apply_offline_environment()
@@ -380,6 +381,7 @@ def ingest_samples(home: Path, settings) -> dict[str, Any]:
         TERM="dumb",
     )
     env.pop("VIGIE_CONFIG", None)
+    env = signed_in(env)
     result = subprocess.run(
         [sys.executable, "-m", "ui.cli", "ingest", str(folder), "--json"],
         capture_output=True,

@@ -30,6 +30,11 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.signin import signed_in  # noqa: E402
+
 DEFAULT_FILE = REPO.parent / "shared" / "corpus" / "documents" / "edge-cases" / "unst_DA-619p.pdf"
 
 BASELINE = """
@@ -119,7 +124,8 @@ def main() -> int:
             VIGIE_UNMARKED_LEVEL="NON PROTÉGÉ",
         )
         vigie_cmd = [sys.executable, "-m", "ui.cli", "ingest", str(args.file), "--json"]
-        vigie = sample([*vigie_cmd, "--workers", str(args.workers)], env)
+        Path(env["VIGIE_HOME"]).mkdir()
+        vigie = sample([*vigie_cmd, "--workers", str(args.workers)], signed_in(env))
         code = BASELINE.format(
             repo=str(REPO), home=f"{tmp}/base", models=models, file=str(args.file)
         )
