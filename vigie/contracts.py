@@ -108,6 +108,33 @@ class Element:
     bbox: tuple[float, float, float, float] | None = None
 
 
+@dataclass(frozen=True)
+class TranscriptSegment:
+    """One stretch of a recording as the speech model heard it, in seconds from its start.
+
+    `confidence` (0..1) is the decoder's mean token probability, lowered by the chance that
+    the stretch holds no speech at all."""
+
+    start: float
+    end: float
+    text: str
+    confidence: float
+
+
+@dataclass
+class Transcript:
+    """A recording's text: its language (French or English), length, and segments."""
+
+    language: str
+    language_probability: float
+    duration: float  # seconds of audio
+    segments: list[TranscriptSegment] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(segment.text for segment in self.segments)
+
+
 @dataclass
 class SourceDocument:
     """A file as ingestion sees it, before chunking."""

