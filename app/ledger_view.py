@@ -34,6 +34,8 @@ class FileRow:
     caveats: tuple[str, ...]
     rescan_pages: tuple[int, ...]
     batch: str
+    audio_seconds: float = 0.0  # a recording's length
+    review: str = ""  # a recording heard with low confidence: why to listen again
 
     @classmethod
     def of(cls, entry: LedgerEntry) -> FileRow:
@@ -50,6 +52,8 @@ class FileRow:
             caveats=tuple(entry.caveats),
             rescan_pages=tuple(entry.rescan_pages),
             batch=entry.batch,
+            audio_seconds=entry.audio_seconds,
+            review=entry.review,
         )
 
 
@@ -69,6 +73,7 @@ class ArchiveStatus:
     states: dict[str, StateCount] = field(default_factory=dict)
     quarantined: list[FileRow] = field(default_factory=list)
     rescans: list[FileRow] = field(default_factory=list)  # ingested, pages to re-scan
+    reviews: list[FileRow] = field(default_factory=list)  # ingested recordings to listen to
     batches: list[tuple[str, int]] = field(default_factory=list)  # newest first, ingested
     chunks_in_store: int | None = None  # None: the store is busy (an ingestion runs)
 
@@ -88,6 +93,7 @@ class ArchiveStatus:
             "pages": self.pages,
             "chunks_in_store": self.chunks_in_store,
             "quarantined": [{"path": r.path, "reason": r.reason} for r in self.quarantined],
+            "to_review": [{"path": r.path, "reason": r.review} for r in self.reviews],
             "batches": [{"batch": b, "ingested": n} for b, n in self.batches],
         }
 
@@ -137,6 +143,7 @@ def archive_status(
         states=states,
         quarantined=[r for r in rows if r.state == FileState.QUARANTINED],
         rescans=[r for r in rows if r.state == FileState.INGESTED and r.rescan_pages],
+        reviews=[r for r in rows if r.state == FileState.INGESTED and r.review],
         batches=batches,
         chunks_in_store=chunks_in_store,
     )

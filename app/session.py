@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING
 
 from app.ledger_view import ArchiveStatus, FileRow, archive_status, may_see, visible_rows
 from vigie.audit import AuditRecord, Verification
-from vigie.contracts import Chunk, Clearance, FileOutcome, FileState, Hit, Level, fold_marking
+from vigie.contracts import (
+    Chunk,
+    Clearance,
+    FileOutcome,
+    FileState,
+    Hit,
+    Level,
+    TranscriptSegment,
+    fold_marking,
+)
 from vigie.errors import NotFound, PermissionDenied
 from vigie.language import unserved_language
 from vigie.users import Action, AuthenticationError, User, UserError
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from app.evaluation import EvalReport
+    from app.recording import Recording
     from app.services import Services
     from ingest.ledger import LedgerEntry
     from ingest.pipeline import BatchReport
@@ -280,6 +290,40 @@ class Session:
         return self.services.pages.render(
             first.source_path, first.sha256, page, boxes, text_layer=not first.ocr
         )
+
+    def transcript(self, typed: str) -> tuple[DocumentRef, list[Chunk], list[TranscriptSegment]]:
+        """The recording `typed` names: its chunks this user may see, and its segments
+        once each in time order (`vigie transcript`, the UI's time-coded transcript)."""
+        from ingest.timecoded import merged_segments
+        from retrieval.analysis import chunks_label
+
+        ref, chunks = self.document(typed)
+        if not any(c.start is not None for c in chunks):
+            raise UserError(f"{ref.file_name} is not a recording: it has pages, not a transcript")
+        self.audit(
+            "transcript", document_id=ref.document_id, label=chunks_label(chunks),
+            read=references(chunks),
+        )  # fmt: skip
+        return ref, chunks, merged_segments(chunks)
+
+    def recording(self, document_id: str) -> Recording:
+        """A recording's file, to play from a cited second: only if the store, read under
+        this user's clearance, gives a passage of it, and only if the file still hashes
+        to what was ingested (a file replaced at that path is never played instead)."""
+        from app.recording import load_recording
+        from retrieval.analysis import DocumentNotFound
+
+        self.require(Action.ASK)
+        chunks = [
+            c
+            for c in self.services.store.document_chunks(document_id, self.clearance)
+            if c.start is not None
+        ]
+        if not chunks:
+            raise DocumentNotFound(f"no recording {document_id[:12]}… known")
+        self.audit("listen", read=references(chunks[:1]))
+        first = chunks[0]
+        return load_recording(first.source_path, first.sha256, first.file_name)
 
     def similar(self, typed: str, limit: int = 5) -> tuple[DocumentRef, list]:
         """Documents close to the one `typed` names, within this user's clearance."""

@@ -1,4 +1,7 @@
-"""Recognise what a file really is from its first bytes, whatever its name says."""
+"""Recognise what a file really is from its first bytes, whatever its name says.
+
+Documents: PDF, PNG, JPEG, TIFF. Recordings (`RECORDING`): WAV, FLAC, Ogg (Vorbis, Opus),
+MP3, AAC (ADTS), and MP4/M4A/MOV, Matroska/WebM containers whose audio track is heard."""
 
 from __future__ import annotations
 
@@ -17,6 +20,23 @@ _SUPPORTED: tuple[tuple[bytes, str], ...] = (
     (b"II+\x00", "tiff"),  # BigTIFF
     (b"MM\x00+", "tiff"),
 )
+
+# A recording: transcribed (ingest/transcribe.py) instead of parsed into pages.
+RECORDING = "recording"
+
+
+def _is_recording(head: bytes) -> bool:
+    if head[:4] == b"RIFF" and head[8:12] in (b"WAVE", b"AVI "):
+        return True
+    if head.startswith((b"fLaC", b"OggS", b"ID3", b"\x1a\x45\xdf\xa3")):  # EBML: mkv, webm
+        return True
+    if head[4:8] == b"ftyp":  # ISO media: mp4, m4a, mov (HEIC images are told apart below)
+        return head[8:12] not in (b"heic", b"heix", b"mif1", b"msf1", b"avif")
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):  # QuickTime without ftyp
+        return True
+    # MPEG audio frame (mp3) or ADTS (aac) sync word.
+    return len(head) > 1 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
+
 
 # Common contents that are not supported, to say what the file looks like instead.
 _OTHERS: tuple[tuple[bytes, str], ...] = (
@@ -42,7 +62,7 @@ def _describe(head: bytes) -> str:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "a WebP image"
     if head[4:8] == b"ftyp":
-        return "an HEIC/MP4 media file"
+        return "an HEIC or AVIF image"
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
@@ -66,7 +86,8 @@ def _named(path: Path) -> str:
 
 
 def sniff(path: Path) -> str:
-    """Return "pdf", "png", "jpeg" or "tiff", or raise `UnreadableFile` saying why not."""
+    """Return "pdf", "png", "jpeg", "tiff" or `RECORDING`, or raise `UnreadableFile` saying
+    why not."""
     try:
         with path.open("rb") as handle:
             head = handle.read(_PDF_HEADER_WINDOW)
@@ -85,6 +106,8 @@ def sniff(path: Path) -> str:
     for magic, kind in _SUPPORTED:
         if head.startswith(magic):
             return kind
+    if _is_recording(head):
+        return RECORDING
     raise UnreadableFile(
-        f"not a PDF or image: content looks like {_describe(head)} ({_named(path)})"
+        f"not a PDF, image or recording: content looks like {_describe(head)} ({_named(path)})"
     )

@@ -59,11 +59,14 @@ _ADDED_COLUMNS = {
     "rescan_pages": ("TEXT NOT NULL DEFAULT '[]'", "'[]'"),
     "batch": ("TEXT NOT NULL DEFAULT ''", "''"),
     "fed_by": ("TEXT NOT NULL DEFAULT ''", "''"),
+    "audio_seconds": ("REAL NOT NULL DEFAULT 0", "0"),
+    "review": ("TEXT NOT NULL DEFAULT ''", "''"),
 }
 # In `LedgerEntry`'s field order.
 _NAMES = (
     "sha256", "path", "file_name", "state", "reason", "pages", "chunks", "ocr_pages", "level",
-    "caveats", "seconds", "rescan_pages", "updated_at", "batch", "fed_by",
+    "caveats", "seconds", "rescan_pages", "updated_at", "batch", "fed_by", "audio_seconds",
+    "review",
 )  # fmt: skip
 _COLUMNS = ", ".join(_NAMES)
 
@@ -99,6 +102,8 @@ class LedgerEntry:
     updated_at: float = 0.0
     batch: str = ""  # the id of the batch that recorded it ("" before batches had ids)
     fed_by: str = ""  # the user who ran that batch ("" before it was recorded)
+    audio_seconds: float = 0.0  # a recording's length
+    review: str = ""  # why a person should listen to a recording again ("" if not)
 
     @classmethod
     def from_row(cls, row: tuple) -> LedgerEntry:
@@ -287,6 +292,8 @@ class Ledger:
                     now,
                     entry.batch,
                     entry.fed_by,
+                    round(entry.audio_seconds, 2),
+                    entry.review,
                 ),
             )
             for sha256 in replaced:

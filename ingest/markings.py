@@ -507,6 +507,52 @@ def read_markings(
     return markings
 
 
+# What a speaker says before the marking: "ce document est classé secret défense",
+# "this briefing is classified top secret", "niveau de protection : diffusion restreinte".
+_SPOKEN_CUE = re.compile(
+    r"\b(?:classée?s?|classifiée?s?|classified|classification|marked|niveau(?:\s+de\s+"
+    r"protection)?|level|mention)\b\s*(?:[:,-]\s*)?(?:est\s+|is\s+|as\s+|:\s*)?"
+    r"(?P<rest>[^.;!?]+)",
+    re.IGNORECASE,
+)
+SPOKEN_MARKING_SECONDS = 60.0  # where a recording says its classification
+
+
+def read_spoken_markings(
+    segments: Iterable[tuple[float, str]],
+    known_caveats: Iterable[str] = DEFAULT_CAVEATS,
+    within: float = SPOKEN_MARKING_SECONDS,
+) -> list[Marking]:
+    """Markings spoken in a recording's first `within` seconds ((start, text) segments).
+
+    Speech has no capitals, so each segment is read as if written in capitals: a
+    distinctive name ("confidentiel défense", "diffusion restreinte", NATO names) counts
+    anywhere, and a segment that is only a marking ("Secret.") is a banner. A bare level
+    word inside a sentence counts only after a cue ("classé", "classified", "niveau de
+    protection"): "c'est un secret" is not a marking, "document classé secret" is. The
+    page of each marking is 1, its evidence the segment."""
+    caveats = _caveat_phrases(known_caveats)
+    markings = []
+    for start, text in segments:
+        if start >= within or not text.strip():
+            continue
+        lines = [text.upper()]
+        for cue in _SPOKEN_CUE.finditer(text):  # what follows a cue, read a word at a time
+            words = cue["rest"].upper().split()
+            lines += [" ".join(words[:n]) for n in range(1, min(len(words), 6) + 1)]
+        levels: list[Level] = []
+        found: set[str] = set()
+        for line in lines:
+            level, line_caveats = _read_line(line, caveats)
+            if level is not None:
+                levels.append(level)
+                found |= line_caveats
+        if levels:
+            evidence = text.strip()[:EVIDENCE_CHARS]
+            markings.append(Marking(max(levels), frozenset(found), 1, evidence))
+    return markings
+
+
 def document_marking(markings: Iterable[Marking]) -> tuple[Level | None, frozenset[str]]:
     """The highest level marked on any page (None if none) and every caveat seen."""
     level: Level | None = None

@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import UnreadableFile
-from ingest.filetypes import sniff
+from ingest.filetypes import RECORDING, sniff
 from ingest.ocr import OcrError, ocr_image
 from ingest.textlayer import text_layer_is_plausible
 from vigie.config import Settings
-from vigie.contracts import Element, SourceDocument
+from vigie.contracts import Element, SourceDocument, Transcript
 from vigie.models import sha256_of
 from vigie.offline import apply_offline_environment
 
@@ -375,11 +375,12 @@ def _parse_image_pages(
 class FileProbe:
     """What a file is and how many pages it has, before any page is read."""
 
-    kind: str  # "pdf", "png", "jpeg", "tiff"
+    kind: str  # "pdf", "png", "jpeg", "tiff", or "recording" (one task: its transcription)
     pages: int
     # Pages with no usable text layer, which will be OCRed (every page of an image).
     image_pages: list[int] = field(default_factory=list)
     created: str | None = None  # the PDF's CreationDate as written ("D:19940312...")
+    duration: float = 0.0  # a recording's declared seconds (0: unknown until decoded)
 
     def windows(self, text_window: int) -> list[tuple[int, int]]:
         """Page ranges to parse as separate tasks: up to `text_window` text pages at a time,
@@ -405,6 +406,7 @@ class Pages:
     ocr_pages: list[int]
     # Mean OCR word confidence (0..1) of each OCRed page; None when no word was read.
     confidence: dict[int, float | None] = field(default_factory=dict)
+    transcript: Transcript | None = None  # a recording's, instead of elements
 
 
 @contextmanager
@@ -425,6 +427,11 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
     """Its kind and page count; raise `UnreadableFile` for a file that cannot be parsed."""
     path = Path(path)
     kind = sniff(path)
+    if kind == RECORDING:
+        from ingest.transcribe import probe_recording
+
+        duration = probe_recording(path, settings.max_recording_minutes * 60)
+        return FileProbe(kind, 1, [], None, duration)
     with _file_errors(path):
         created = None
         if kind == "pdf":
@@ -439,8 +446,11 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
 
 
 def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int) -> Pages:
-    """Parse pages `first`..`last` (1-based, inclusive) of a probed file."""
+    """Parse pages `first`..`last` (1-based, inclusive) of a probed file; a recording's only
+    "page" is its transcription."""
     path = Path(path)
+    if kind == RECORDING:
+        return _transcribe(path, settings)
     _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
     started = time.perf_counter()
     with _file_errors(path), tempfile.TemporaryDirectory(prefix="vigie-parse-") as tmp:
@@ -456,6 +466,24 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
         time.perf_counter() - started,
     )
     return pages
+
+
+def _transcribe(path: Path, settings: Settings) -> Pages:
+    from ingest.transcribe import probe_recording, worker_transcriber
+
+    started = time.perf_counter()
+    declared = probe_recording(path, settings.max_recording_minutes * 60)
+    with _file_errors(path):
+        transcript = worker_transcriber(settings).transcribe(path, declared=declared)
+    log.info(
+        "%s: %.0f s of %s speech, %d segments, %.1fs",
+        path.name,
+        transcript.duration,
+        transcript.language,
+        len(transcript.segments),
+        time.perf_counter() - started,
+    )
+    return Pages(elements=[], ocr_pages=[], transcript=transcript)
 
 
 def parse_file(path: Path, settings: Settings, sha256: str | None = None) -> SourceDocument:

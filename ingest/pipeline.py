@@ -43,9 +43,18 @@ from typing import Any
 
 from ingest.chunking import DocumentChunker
 from ingest.errors import UnreadableFile
+from ingest.filetypes import RECORDING
 from ingest.ledger import Ledger, LedgerEntry
-from ingest.markings import DEFAULT_CAVEATS, Marking, document_marking, fold, read_markings
+from ingest.markings import (
+    DEFAULT_CAVEATS,
+    Marking,
+    document_marking,
+    fold,
+    read_markings,
+    read_spoken_markings,
+)
 from ingest.parse import FileProbe, Pages
+from ingest.timecoded import chunk_transcript
 from ingest.workers import ParserPool, task_outcome
 from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
@@ -55,7 +64,13 @@ from vigie.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+DOCUMENT_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+# Recordings: audio, and the audio track of video files (recognised by content all the same).
+RECORDING_SUFFIXES = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac"}
+    | {".mp4", ".m4v", ".mkv", ".webm", ".mov"}
+)
+SUPPORTED_SUFFIXES = DOCUMENT_SUFFIXES | RECORDING_SUFFIXES
 # A folder's declared classification, for every file in it and below it.
 DECLARATION_FILE = "vigie-classification.toml"
 # Chunks are written (pending) with this level until the document's real one is known.
@@ -109,8 +124,16 @@ class BatchReport:
     def ocr_pages(self) -> int:
         return self._sum("ocr_pages")
 
+    @property
+    def audio_seconds(self) -> float:
+        return sum(o.audio_seconds for o in self.outcomes if o.state == FileState.INGESTED)
+
     def needs_rescan(self) -> list[dict[str, Any]]:
         return [{"path": o.path, "pages": o.rescan_pages} for o in self.outcomes if o.rescan_pages]
+
+    def to_review(self) -> list[dict[str, Any]]:
+        """Recordings heard with too little confidence: a person should listen."""
+        return [{"path": o.path, "reason": o.review} for o in self.outcomes if o.review]
 
     def slowest(self) -> list[FileOutcome]:
         parsed = [
@@ -133,7 +156,7 @@ class BatchReport:
             "batch": self.batch,
             "totals": {state: self.count(state) for state in states}
             | {"pages": self.pages, "ocr_pages": self.ocr_pages, "chunks": self.chunks}
-            | {"ignored": len(self.ignored)},
+            | {"audio_seconds": round(self.audio_seconds, 1), "ignored": len(self.ignored)},
             "seconds": round(self.seconds, 2),
             "pages_per_second": round(self.pages / self.seconds, 3) if self.seconds else 0.0,
             "recovered": self.recovered,
@@ -141,6 +164,7 @@ class BatchReport:
             "stopped": self.stopped,
             "index_seconds": round(self.index_seconds, 2),
             "needs_rescan": self.needs_rescan(),
+            "to_review": self.to_review(),
             "slowest": [{"path": o.path, "seconds": round(o.seconds, 2)} for o in self.slowest()],
             "files": [o.to_dict() for o in self.outcomes],
         }
@@ -293,6 +317,9 @@ class _FileJob:
     confidence: dict[int, float | None] = field(default_factory=dict)
     started_writing: bool = False
     copies: list[tuple[Path, Declaration]] = field(default_factory=list)  # same content
+    deadline: float = 0.0  # seconds it may take (a recording's grow with its length)
+    audio_seconds: float = 0.0  # a recording's, once transcribed
+    review: str = ""  # why a person should listen to it again, if they should
 
     @property
     def complete(self) -> bool:
@@ -439,6 +466,7 @@ class _Batch:
         self.max_files = pipeline.workers + 2
         self.pages_done = 0
         self.ocr_done = 0
+        self.audio_done = 0.0  # seconds of recordings transcribed
 
     def run(self) -> None:
         from tqdm import tqdm
@@ -531,7 +559,7 @@ class _Batch:
             )
             self._finish(outcome)
             return None
-        return _FileJob(path, sha256, declared, started)
+        return _FileJob(path, sha256, declared, started, deadline=self.settings.file_timeout)
 
     def _unchanged(
         self, path: Path, known: LedgerEntry, declared: Declaration, started: float
@@ -578,16 +606,20 @@ class _Batch:
         if window < 0:
             job.probe = result
             job.windows = result.windows(self.settings.window_pages)
+            job.deadline += result.duration * self.settings.recording_seconds_per_second
         else:
             job.arrived[window] = result
 
     def _enforce_deadlines(self) -> None:
         now = time.perf_counter()
         for job in list(self.jobs):
-            if now - job.started > self.settings.file_timeout:
+            if now - job.started > job.deadline:
+                limit = "file_timeout"
+                if job.probe is not None and job.probe.duration:
+                    limit += " + recording_seconds_per_second x its length"
                 self._fail(
                     job,
-                    f"parsing took more than {self.settings.file_timeout:.0f} s (file_timeout): "
+                    f"parsing took more than {job.deadline:.0f} s ({limit}): "
                     "the parser was stopped",
                 )
 
@@ -602,6 +634,9 @@ class _Batch:
                 self._complete(job)
 
     def _take_pages(self, job: _FileJob, pages: Pages) -> None:
+        if pages.transcript is not None:
+            self._take_transcript(job, pages)
+            return
         if job.chunker is None:
             probe = job.probe
             doc = SourceDocument(
@@ -628,6 +663,32 @@ class _Batch:
         self._refresh_bar()
         if len(job.waiting) >= max(32, self.settings.embedder_batch_size * 4):
             self._write(job)
+
+    def _take_transcript(self, job: _FileJob, pages: Pages) -> None:
+        """A recording, transcribed: its spoken markings, its timed chunks, its review."""
+        transcript = pages.transcript
+        assert transcript is not None and job.probe is not None
+        doc = SourceDocument(str(job.path), job.sha256, job.path.name, 1)
+        spoken = [(segment.start, segment.text) for segment in transcript.segments]
+        job.markings += read_spoken_markings(spoken)
+        job.waiting += chunk_transcript(
+            doc,
+            transcript,
+            PROVISIONAL_LEVEL,
+            (),
+            self.settings,
+            measure=self.p.embedder.passage_tokens,
+            max_tokens=self.p.embedder.max_tokens,
+        )
+        job.audio_seconds = transcript.duration
+        share = transcript.confident_share(self.settings.speech_confident_above)
+        if share < self.settings.speech_review_below:
+            job.review = (
+                f"speech heard with low confidence: {share:.0%} of the spoken seconds "
+                f"confident, under {self.settings.speech_review_below:.0%} (speech_review_below)"
+            )
+        self.audio_done += transcript.duration
+        self._refresh_bar()
 
     def _write(self, job: _FileJob) -> None:
         """Embed the waiting chunks and write them, pending, to the store."""
@@ -658,9 +719,11 @@ class _Batch:
         level, caveats = self.p.classify(job.markings, job.declared)
         seconds = time.perf_counter() - job.started
         assert job.probe is not None
-        base = dict(pages=job.probe.pages, ocr_pages=len(job.ocr_pages), seconds=seconds)
+        pages = 0 if job.probe.kind == RECORDING else job.probe.pages  # a recording has none
+        base = dict(pages=pages, ocr_pages=len(job.ocr_pages), seconds=seconds)
         if job.written == 0:
-            self._reject(job, FileState.QUARANTINED, "no readable text on any page", base)
+            nothing = "no speech heard" if job.audio_seconds else "no readable text on any page"
+            self._reject(job, FileState.QUARANTINED, nothing, base)
             return
         if level is None:
             reason = (
@@ -685,7 +748,7 @@ class _Batch:
             str(job.path),
             job.path.name,
             FileState.INGESTED,
-            pages=job.probe.pages,
+            pages=pages,
             chunks=job.written,
             ocr_pages=len(job.ocr_pages),
             level=int(level),
@@ -694,6 +757,8 @@ class _Batch:
             rescan_pages=rescan,
             batch=self.batch,
             fed_by=self.fed_by,
+            audio_seconds=job.audio_seconds,
+            review=job.review,
         )
         self._guarded(self.p.ledger.record, entry, older)
         reason = "new version of a file ingested before" if older else ""
@@ -706,6 +771,8 @@ class _Batch:
                 level=level.label,
                 caveats=list(caveats),
                 rescan_pages=rescan,
+                audio_seconds=job.audio_seconds,
+                review=job.review,
                 **base,
             )
         )
@@ -772,13 +839,21 @@ class _Batch:
 
     def _refresh_bar(self) -> None:
         elapsed = max(time.perf_counter() - self.clock, 1e-6)
-        self.bar.set_postfix(
-            pages=self.pages_done,
-            pages_s=f"{self.pages_done / elapsed:.1f}",
-            ocr=self.ocr_done,
-            quarantined=self.report.count(FileState.QUARANTINED),
-            refresh=False,
-        )
+        postfix: dict[str, Any] = {
+            "pages": self.pages_done,
+            "pages_s": f"{self.pages_done / elapsed:.1f}",
+            "ocr": self.ocr_done,
+        }
+        if self.audio_done:
+            # Seconds of audio heard per second, and what the recordings still queued need.
+            rate = self.audio_done / elapsed
+            postfix["audio"] = f"{self.audio_done:.0f}s"
+            postfix["audio_x"] = f"{rate:.2f}"
+            waiting = sum(j.probe.duration for j in self.jobs if j.probe and not j.audio_seconds)
+            if waiting:
+                postfix["audio_eta"] = f"{waiting / rate:.0f}s"
+        postfix["quarantined"] = self.report.count(FileState.QUARANTINED)
+        self.bar.set_postfix(postfix, refresh=False)
 
     # -- store and ledger failures stop the batch ------------------------------------------
 

@@ -15,10 +15,11 @@ the audio track of video containers.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,16 @@ from vigie.config import Settings, SpeechDevice, SpeechLanguage
 from vigie.contracts import Transcript, TranscriptSegment
 from vigie.models import verify_embedder_dir
 
+log = logging.getLogger(__name__)
+
 SAMPLE_RATE = 16_000  # Whisper's input
 SERVED_LANGUAGES = ("fr", "en")
+# Fewer bytes than this per second of declared audio: the header lies (a truncated file,
+# or one forged to declare days of sound). Opus speech at 6 kbit/s is 750 bytes/s.
+MIN_BYTES_PER_SECOND = 200
+# Decoded audio this much shorter than declared (and by more than a few seconds): truncated.
+TRUNCATED_SHARE = 0.9
+TRUNCATED_SLACK_SECONDS = 2.0
 
 
 def load_ctranslate2() -> Any:
@@ -38,7 +47,15 @@ def load_ctranslate2() -> Any:
     2 cores). CTranslate2 carries its own libgomp, which reads that limit once, when it
     loads; run with more threads than the limit, Whisper base wrote garbage (")))..." for
     a clear English speech, measured here). So the limit is lifted for this one import,
-    and the model's own `cpu_threads` decides how many threads it uses."""
+    and the model's own `cpu_threads` decides how many threads it uses.
+
+    The lifting does not always take. scikit-learn's wheel carries the very same libgomp
+    (same file name): when it was loaded first, the dynamic linker gives CTranslate2 that
+    copy, limit included. And torch loads its own libgomp into the global symbol scope,
+    where CTranslate2's OpenMP calls bind first (spaCy, which unstructured runs, imports
+    torch): measured here, 2 threads under that runtime's limit of 1 decoded nothing.
+    `openmp_thread_limit` reads the limit actually in force, and the transcriber never
+    asks for more threads than it."""
     if "ctranslate2" not in sys.modules:
         saved = os.environ.get("OMP_THREAD_LIMIT")
         os.environ["OMP_THREAD_LIMIT"] = str(os.cpu_count() or 1)
@@ -50,6 +67,31 @@ def load_ctranslate2() -> Any:
             else:
                 os.environ["OMP_THREAD_LIMIT"] = saved
     return sys.modules["ctranslate2"]
+
+
+def openmp_thread_limit() -> int | None:
+    """The thread limit of the OpenMP runtime CTranslate2 runs on (None if not found)."""
+    import ctypes
+
+    ctranslate2 = load_ctranslate2()
+    try:
+        # An OpenMP runtime loaded into the global scope (torch loads its libgomp so) is
+        # the one CTranslate2's calls bind to, ahead of its own copy.
+        return int(ctypes.CDLL(None).omp_get_thread_limit())
+    except AttributeError:
+        pass
+    bundled = Path(ctranslate2.__file__).resolve().parent.parent / "ctranslate2.libs"
+    names = {library.name for library in bundled.glob("libgomp*")}
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return None
+    for line in maps:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and Path(fields[5]).name in names:
+            # The library with that name already in the process: the one CTranslate2 uses.
+            return int(ctypes.CDLL(fields[5]).omp_get_thread_limit())
+    return None
 
 
 def segment_confidence(avg_logprob: float, no_speech_prob: float) -> float:
@@ -67,6 +109,77 @@ def served_language(probabilities: list[tuple[str, float]]) -> tuple[str, float]
     best = max(SERVED_LANGUAGES, key=lambda code: weights[code])
     total = sum(weights.values())
     return best, (weights[best] / total if total > 0 else 0.5)
+
+
+def probe_recording(path: Path, max_seconds: float) -> float:
+    """A recording's declared duration in seconds, read from its container without decoding
+    it; `UnreadableFile` for a file with no audio track, an absurd declared size, or more
+    than `max_seconds` of audio."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = container.streams.audio
+            if not streams:
+                raise UnreadableFile("recording has no audio track")
+            stream = streams[0]
+            declared = None
+            if stream.duration is not None and stream.time_base is not None:
+                declared = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                declared = container.duration / 1_000_000  # av.time_base: microseconds
+            elif next(iter(container.decode(stream)), None) is None:
+                declared = 0.0  # no duration written, and not one frame of sound
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # PyAV raises one error class per FFmpeg code
+        raise UnreadableFile(f"audio cannot be decoded: {_first_line(exc)}") from None
+    # FFmpeg trims a WAV's declared length to the bytes present: its header says more.
+    header = _wav_header_seconds(path)
+    if header and (declared is None or header > declared):
+        declared = header
+    if declared is None:
+        return 0.0  # unknown until decoded (raw streams): the decoded length is checked
+    if declared <= 0:
+        raise UnreadableFile("recording holds no audio (0 seconds)")
+    size = path.stat().st_size
+    if size / declared < MIN_BYTES_PER_SECOND:
+        raise UnreadableFile(
+            f"container declares {declared:.0f} s of audio in {size / 1024:.0f} KB: "
+            "its size is absurd (truncated or forged)"
+        )
+    if declared > max_seconds:
+        raise UnreadableFile(
+            f"recording too long: {declared / 60:.0f} min, over the {max_seconds / 60:.0f} min "
+            "limit (max_recording_minutes)"
+        )
+    return declared
+
+
+def _wav_header_seconds(path: Path) -> float | None:
+    """The seconds a WAV file's header declares (its data chunk's size over the byte
+    rate); None for another format, or a size left unknown by a streaming recorder."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    position, byte_rate = 12, 0
+    while position + 8 <= len(head):
+        chunk, size = (
+            head[position : position + 4],
+            int.from_bytes(head[position + 4 : position + 8], "little"),
+        )
+        if chunk == b"fmt ":
+            byte_rate = int.from_bytes(head[position + 16 : position + 20], "little")
+        elif chunk == b"data":
+            unknown = size in (0, 0xFFFFFFFF) or not byte_rate
+            return None if unknown else size / byte_rate
+        position += 8 + size + (size & 1)
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -102,6 +215,10 @@ class Transcriber:
         from faster_whisper import WhisperModel
 
         verify_embedder_dir(model_path, setting="VIGIE_SPEECH_MODEL_PATH")
+        limit = openmp_thread_limit()
+        if plan.device == "cpu" and limit is not None and plan.threads > limit:
+            log.info("speech model on %d thread(s): the OpenMP limit in force here", limit)
+            plan = replace(plan, threads=limit)
         self.plan = plan
         self.language = language
         self._model = WhisperModel(
@@ -113,10 +230,12 @@ class Transcriber:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Transcriber:
+    def from_settings(cls, settings: Settings, threads: int | None = None) -> Transcriber:
+        """`threads`: when `speech_threads` is not set, how many this process may use (an
+        ingestion worker gets its share of the cores)."""
         plan = SpeechPlan.for_machine(
             settings.speech_device,
-            settings.speech_threads,
+            settings.speech_threads or threads,
             settings.speech_beam_size,
             settings.speech_vad,
         )
@@ -129,17 +248,30 @@ class Transcriber:
         try:
             audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
         except Exception as exc:  # PyAV raises its own error classes, one per FFmpeg code
-            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise UnreadableFile(f"audio cannot be decoded: {reason}") from None
+            raise UnreadableFile(f"audio cannot be decoded: {_first_line(exc)}") from None
         if len(audio) == 0:
             raise UnreadableFile("recording holds no audio (0 seconds)")
         return audio
 
-    def transcribe(self, path: Path, language: SpeechLanguage | None = None) -> Transcript:
+    def transcribe(
+        self, path: Path, language: SpeechLanguage | None = None, declared: float = 0.0
+    ) -> Transcript:
         """The recording's transcript. With no language forced, Whisper's own detection runs
         (inside its transcription: no extra pass) and is kept when it says French or
-        English; when it says anything else, the likelier of the two is decoded instead."""
+        English; when it says anything else, the likelier of the two is decoded instead.
+        `declared`: the container's duration (`probe_recording`); audio that decodes much
+        shorter is a truncated file, refused rather than half-read."""
         audio = self.decode(path)
+        heard = len(audio) / SAMPLE_RATE
+        if (
+            declared
+            and heard < declared * TRUNCATED_SHARE
+            and declared - heard > (TRUNCATED_SLACK_SECONDS)
+        ):
+            raise UnreadableFile(
+                f"recording truncated: its container declares {declared:.0f} s, "
+                f"only {heard:.0f} s decode"
+            )
         forced = language or self.language
         options = {"beam_size": self.plan.beam_size, "vad_filter": self.plan.vad}
         if forced != "auto":
@@ -165,3 +297,24 @@ class Transcriber:
                 if s.text.strip()
             ],
         )
+
+
+# One loaded model per process and configuration: an ingestion worker transcribes many
+# recordings, and loading Whisper takes about a second.
+_loaded: dict[tuple[Any, ...], Transcriber] = {}
+
+
+def worker_transcriber(settings: Settings) -> Transcriber:
+    """The transcriber of an ingestion worker: its share of the cores, loaded once."""
+    share = settings.speech_threads or max(1, (os.cpu_count() or 1) // settings.worker_count)
+    key = (
+        str(settings.resolved_speech_model_path),
+        settings.speech_device,
+        settings.speech_language,
+        share,
+        settings.speech_beam_size,
+        settings.speech_vad,
+    )
+    if key not in _loaded:
+        _loaded[key] = Transcriber.from_settings(settings, threads=share)
+    return _loaded[key]

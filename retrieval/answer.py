@@ -303,7 +303,7 @@ def nearest_documents(hits: list[Hit], language: str) -> str:
 def _listed(hits: list[Hit]) -> list[str]:
     seen: list[str] = []
     for hit in hits:
-        entry = f"{hit.chunk.file_name}, page {hit.chunk.page}"
+        entry = f"{hit.chunk.file_name}, {hit.chunk.place}"
         if entry not in seen:
             seen.append(entry)
     return seen

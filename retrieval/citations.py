@@ -128,6 +128,17 @@ def stem_coverage(stems: set[str], text: str) -> float:
 # -- evidence before the model ---------------------------------------------------------------
 
 
+def heard_at(text: str, chunk: Chunk) -> tuple[float | None, float | None]:
+    """Where in a recording `text` (a sentence of `chunk`) was said: the segments holding
+    at least half of their words in it, from the first's start to the last's end; the
+    chunk's own span when none does (and (None, None) for a page)."""
+    stems = claim_stems(text)
+    heard = [s for s in chunk.segments if stems and stem_coverage(claim_stems(s.text), text) >= 0.5]
+    if not heard:
+        return chunk.start, chunk.end
+    return heard[0].start, heard[-1].end
+
+
 def question_coverage(question: str, passage: str) -> float:
     """The share of the question's content stems that `passage` holds (0 to 1; 0 for a
     question with none). The question's stems in its own language, the passage's in
@@ -182,6 +193,7 @@ def pick_quotes(
             continue
         seen.add(sentence.text)
         chunk = sources[sentence.source - 1].chunk
+        start, end = heard_at(sentence.text, chunk)
         quotes.append(
             Quote(
                 text=sentence.text,
@@ -193,6 +205,8 @@ def pick_quotes(
                 level=chunk.level,
                 caveats=chunk.caveats,
                 bbox=chunk.bbox,
+                start=start,
+                end=end,
             )
         )
     return quotes
@@ -466,6 +480,7 @@ def _citation(number: int, hit: Hit, checks: list[SourceCheck], how: CitedHow) -
     chunk = hit.chunk
     supported = any(c.supported for c in checks) if checks else None
     quote = next((c.quote for c in checks if c.supported), checks[0].quote if checks else "")
+    start, end = heard_at(quote, chunk) if quote else (chunk.start, chunk.end)
     return Citation(
         number=number,
         document=chunk.file_name,
@@ -478,4 +493,6 @@ def _citation(number: int, hit: Hit, checks: list[SourceCheck], how: CitedHow) -
         supported=supported,
         level=chunk.level,
         caveats=chunk.caveats,
+        start=start,
+        end=end,
     )

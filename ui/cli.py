@@ -25,7 +25,7 @@ import typer
 from typer._click import exceptions as click_errors  # typer's own copy of click
 
 from vigie.config import Settings, load_settings
-from vigie.contracts import FileState, Level
+from vigie.contracts import FileState, Level, clock, place, place_fields
 from vigie.errors import CorruptFile, InputError, NotFound, VigieError
 from vigie.offline import apply_offline_environment, install_network_guard
 from vigie.users import Action, Role
@@ -263,6 +263,8 @@ def _print_report(report: BatchReport) -> None:
     for item in summary["needs_rescan"]:
         pages = ", ".join(str(p) for p in item["pages"])
         typer.echo(f"re-scan     {item['path']}: OCR confidence low on page(s) {pages}")
+    for item in summary["to_review"]:
+        typer.echo(f"to review   {item['path']}: {item['reason']}")
     if summary["slowest"] and len(report.outcomes) > 1:
         slowest = ", ".join(
             f"{Path(s['path']).name} {s['seconds']:.1f}s" for s in summary["slowest"][:3]
@@ -272,11 +274,12 @@ def _print_report(report: BatchReport) -> None:
     counts = ", ".join(
         f"{state} {n}"
         for state, n in totals.items()
-        if state not in ("pages", "ocr_pages", "chunks")
+        if state not in ("pages", "ocr_pages", "chunks", "audio_seconds")
         and (n or state in (FileState.INGESTED, FileState.QUARANTINED))
     )
+    audio = f", {clock(totals['audio_seconds'])} of recordings" if totals["audio_seconds"] else ""
     typer.echo(
-        f"{counts} ({totals['pages']} pages, {totals['ocr_pages']} OCRed, "
+        f"{counts} ({totals['pages']} pages, {totals['ocr_pages']} OCRed{audio}, "
         f"{totals['chunks']} chunks) in {report.seconds:.1f} s"
     )
 
@@ -446,7 +449,8 @@ def search(
         {
             "rank": rank,
             "document": h.chunk.file_name,
-            "page": h.chunk.page,
+            **place_fields(h.chunk.page, h.chunk.start, h.chunk.end),
+            "where": h.chunk.place,
             "score": round(h.score, 4),
             "chunk_id": h.chunk.chunk_id,
             "level": h.chunk.level.label,
@@ -462,7 +466,7 @@ def search(
         typer.echo("No passage found (is the archive empty? run `vigie ingest`).")
     for r in results:
         snippet = " ".join(r["text"].split())[:160]
-        typer.echo(f"{r['rank']:2}. {r['document']} p.{r['page']}  ({r['score']:.3f})  {snippet}")
+        typer.echo(f"{r['rank']:2}. {r['document']}, {r['where']}  ({r['score']:.3f})  {snippet}")
 
 
 @app.command()
@@ -503,7 +507,7 @@ def _print_evidence(answer: Answer) -> None:
         typer.echo("Evidence:")
         for q in answer.quotes:
             typer.echo(f"  [{q.number}] « {q.text} »")
-            typer.echo(f"      {q.document}, page {q.page} — {q.level.label} (score {q.score:.2f})")
+            typer.echo(f"      {q.document}, {q.place} — {q.level.label} (score {q.score:.2f})")
         typer.echo("Answer:")
 
 
@@ -525,7 +529,7 @@ def _print_answer_end(answer: Answer, streamed: str) -> None:
         typer.echo(f"\n{heading} — {answer.label}:")
         for c in answer.citations:
             mark = {True: "", False: "  (does not support the sentence citing it)", None: ""}
-            typer.echo(f"  [{c.number}] {c.document}, page {c.page}{mark[c.supported]}")
+            typer.echo(f"  [{c.number}] {c.document}, {c.place}{mark[c.supported]}")
 
 
 DOCUMENT_HELP = "The document: its file name, its path as ingested, or a SHA-256 prefix (8+)."
@@ -572,6 +576,50 @@ def translate(
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     typer.echo("")
+
+
+@app.command()
+def transcript(
+    document: Annotated[str, typer.Argument(help=DOCUMENT_HELP)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: label, segments.")
+    ] = False,
+    as_srt: Annotated[bool, typer.Option("--srt", help="Print SubRip subtitles.")] = False,
+    as_vtt: Annotated[bool, typer.Option("--vtt", help="Print WebVTT subtitles.")] = False,
+) -> None:
+    """Print a recording's stored transcript, segment by segment, with its times.
+
+    `--json` gives each segment's start and end seconds, text and confidence (0..1);
+    `--srt` and `--vtt` give subtitles (the marking goes to stderr with `--srt`, in the
+    header line with `--vtt`). Only a recording your clearance allows is printed.
+    """
+    from app.results import chunks_label
+    from ui.subtitles import srt, vtt
+
+    flags = (("--json", as_json), ("--srt", as_srt), ("--vtt", as_vtt))
+    chosen = [name for name, on in flags if on]
+    if len(chosen) > 1:
+        raise InputError(f"choose one output format, not {' and '.join(chosen)}")
+    with _signed_in(Action.ASK) as session:
+        ref, chunks, segments = session.transcript(document)
+    label = chunks_label(chunks)
+    if as_json:
+        result = {"document": ref.file_name, "document_id": ref.document_id, "label": label}
+        result["language"] = chunks[0].language
+        result["segments"] = [
+            {"start": s.start, "end": s.end, "text": s.text, "confidence": s.confidence}
+            for s in segments
+        ]
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    elif as_srt:
+        typer.echo(f"[{label}]", err=True)
+        typer.echo(srt(segments), nl=False)
+    elif as_vtt:
+        typer.echo(vtt(segments, title=label), nl=False)
+    else:
+        typer.echo(f"[{label}]\n{ref.file_name} ({chunks[0].language})")
+        for s in segments:
+            typer.echo(f"{place(1, s.start, s.end)}  {s.text}")
 
 
 @app.command()

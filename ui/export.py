@@ -156,7 +156,7 @@ def _blocks(answer: Answer, user: str, exported_at: datetime, language: str) -> 
         blocks.append(_Block("heading", words["sources" if cited else "sources given"]))
         for c in shown:
             level = answer_label([c.level], [c.caveats])
-            blocks.append(_Block("source", f"[{c.number}] {c.document}, page {c.page} — {level}"))
+            blocks.append(_Block("source", f"[{c.number}] {c.document}, {c.place} — {level}"))
             if quote := _quote(answer, c):
                 blocks.append(_Block("quote", quote))
     return blocks

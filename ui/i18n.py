@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from vigie.contracts import place
+
 LANGUAGES = {"fr": "Français", "en": "English"}
 
 _FR: dict[str, str] = {
@@ -68,6 +70,8 @@ _FR: dict[str, str] = {
     "source.quote": "Passage cité",
     "source.passage": "Passage",
     "source.unavailable": "Page non affichable",
+    "source.not_played": "Enregistrement non lisible",
+    "source.play_from": "▶ écouter depuis {time}",
     "source.image": "Page {page} de {document}, passage surligné",
     # search
     "search.caption": "Recherche hybride sans génération, dans la limite de votre habilitation",
@@ -126,6 +130,7 @@ _FR: dict[str, str] = {
     "ingest.retry": "Réessayer",
     "ingest.retry_all": "Réessayer toute la quarantaine",
     "ingest.rescan": "Pages à renumériser",
+    "ingest.review": "Enregistrements à réécouter",
     "ingest.batches": "Lots",
     "ingest.state": "état",
     "ingest.files": "fichiers",
@@ -147,6 +152,7 @@ _FR: dict[str, str] = {
     "state.ocr_pages": "pages OCR",
     "state.chunks": "passages",
     "state.ignored": "ignorés",
+    "state.audio_seconds": "secondes d'enregistrement",
     # admin
     "users.caption": "Utilisateurs : ajout, habilitation, mentions, désactivation",
     "users.add": "Ajouter un utilisateur",
@@ -226,6 +232,8 @@ _EN: dict[str, str] = {
     "source.quote": "Quoted passage",
     "source.passage": "Passage",
     "source.unavailable": "Page cannot be shown",
+    "source.not_played": "Recording cannot be played",
+    "source.play_from": "▶ play from {time}",
     "source.image": "Page {page} of {document}, passage highlighted",
     "search.caption": "Hybrid search without generation, within your clearance",
     "search.query": "Search",
@@ -281,6 +289,7 @@ _EN: dict[str, str] = {
     "ingest.retry": "Retry",
     "ingest.retry_all": "Retry the whole quarantine",
     "ingest.rescan": "Pages to rescan",
+    "ingest.review": "Recordings to listen to again",
     "ingest.batches": "Batches",
     "ingest.state": "state",
     "ingest.files": "files",
@@ -302,6 +311,7 @@ _EN: dict[str, str] = {
     "state.ocr_pages": "OCR pages",
     "state.chunks": "passages",
     "state.ignored": "ignored",
+    "state.audio_seconds": "seconds of recordings",
     "users.caption": "Users: add, clearance, caveats, disable",
     "users.add": "Add a user",
     "users.name": "Name",
@@ -346,6 +356,12 @@ class Texts:
         if self.language == "fr":
             return text.replace(",", "\u202f").replace(".", ",")
         return text
+
+    def place(self, page: int, start: float | None = None, end: float | None = None) -> str:
+        """ "page 3" in the reader's language, or a recording's "01:21-01:35"."""
+        if start is None:
+            return f"{self('source.page')} {page}"
+        return place(page, start, end)
 
     def date(self, value: date) -> str:
         return value.strftime("%d/%m/%Y" if self.language == "fr" else "%Y-%m-%d")

@@ -70,6 +70,8 @@ class AuditAction(StrEnum):
     SIMILAR = "similar"
     VIEW_PAGE = "view_page"
     VIEW_DOCUMENT = "view_document"
+    TRANSCRIPT = "transcript"  # a recording's transcript printed or shown
+    LISTEN = "listen"  # a recording played from a cited second
     EXPORT = "export"  # an answer saved as a file
     EVAL = "eval"
     # feeding it

@@ -118,9 +118,19 @@ class Settings(BaseSettings):
     speech_model_path: Path | None = None
     speech_device: SpeechDevice = "auto"
     speech_language: SpeechLanguage = "auto"
-    speech_threads: int | None = None  # None: all cores
+    speech_threads: int | None = None  # None: the cores, shared by the ingestion workers
     speech_beam_size: int = 5
     speech_vad: bool = True  # skip silence (Silero VAD, inside faster-whisper)
+    # A recording's chunks: whole segments, this many seconds or so, overlapping by one.
+    speech_chunk_min_seconds: float = 30.0
+    speech_chunk_max_seconds: float = 60.0
+    # A segment is confident at or above this (decoder probability x speech probability);
+    # a recording with a smaller confident share of its spoken seconds is listed to review.
+    speech_confident_above: float = 0.5
+    speech_review_below: float = 0.6
+    max_recording_minutes: float = 240.0  # longer recordings are quarantined unread
+    # A recording may take file_timeout plus this many seconds per second of audio.
+    recording_seconds_per_second: float = 2.0
 
     # Ingestion batches.
     workers: int | None = None  # parsing/OCR processes; None: one per core

@@ -134,6 +134,38 @@ class Transcript:
     def text(self) -> str:
         return " ".join(segment.text for segment in self.segments)
 
+    def confident_share(self, threshold: float) -> float:
+        """The share of the spoken seconds in segments at or above `threshold` (1.0 when
+        nothing was heard: there is nothing to review)."""
+        spoken = sum(max(0.0, s.end - s.start) for s in self.segments)
+        if spoken <= 0:
+            return 1.0
+        sure = sum(max(0.0, s.end - s.start) for s in self.segments if s.confidence >= threshold)
+        return sure / spoken
+
+
+def clock(seconds: float) -> str:
+    """Seconds as a recording's clock: 81.2 -> "01:21", 3725 -> "1:02:05"."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def place(page: int, start: float | None = None, end: float | None = None) -> str:
+    """Where a passage stands, as a reader is told: "page 3", or "01:21-01:35" in a
+    recording."""
+    if start is None:
+        return f"page {page}"
+    return f"{clock(start)}-{clock(end if end is not None else start)}"
+
+
+def place_fields(page: int, start: float | None, end: float | None) -> dict:
+    """The same for JSON: a page, or a recording's start and end seconds (page null)."""
+    if start is None:
+        return {"page": page, "start": None, "end": None}
+    return {"page": None, "start": round(start, 2), "end": round(end or start, 2)}
+
 
 @dataclass
 class SourceDocument:
@@ -176,6 +208,10 @@ class Chunk:
     bbox: tuple[float, float, float, float] | None = None
     # The document's date (ingest/dates.py), if one was found; filters use it.
     document_date: date | None = None
+    # A recording's passage: its seconds from the start, and the segments it holds.
+    start: float | None = None
+    end: float | None = None
+    segments: tuple[TranscriptSegment, ...] = ()
 
     @property
     def chunk_id(self) -> str:
@@ -200,7 +236,15 @@ class Chunk:
             "ocr_confidence": self.ocr_confidence,
             "bbox": list(self.bbox) if self.bbox else None,
             "document_date": day_number(self.document_date),
+            "start": self.start,
+            "end": self.end,
+            "segments": [vars(s) for s in self.segments],
         }
+
+    @property
+    def place(self) -> str:
+        """ "page 3", or "01:21-01:35" for a passage of a recording."""
+        return place(self.page, self.start, self.end)
 
     @classmethod
     def from_payload(cls, payload: dict) -> Chunk:
@@ -221,6 +265,9 @@ class Chunk:
             ocr_confidence=payload.get("ocr_confidence"),
             bbox=tuple(payload["bbox"]) if payload.get("bbox") else None,
             document_date=day_from_number(payload.get("document_date")),
+            start=payload.get("start"),
+            end=payload.get("end"),
+            segments=tuple(TranscriptSegment(**s) for s in payload.get("segments") or ()),
         )
 
 
@@ -258,12 +305,18 @@ class Citation:
     supported: bool | None = None  # None: not checked (the source was only given)
     level: Level = Level.NON_PROTEGE
     caveats: tuple[str, ...] = ()
+    start: float | None = None  # a recording's passage: seconds, instead of a page
+    end: float | None = None
+
+    @property
+    def place(self) -> str:
+        return place(self.page, self.start, self.end)
 
     def to_dict(self) -> dict:
         return {
             "n": self.number,
             "document": self.document,
-            "page": self.page,
+            **place_fields(self.page, self.start, self.end),
             "chunk_id": self.chunk_id,
             "score": round(self.score, 4),
             "cited": self.cited,
@@ -289,13 +342,19 @@ class Quote:
     level: Level = Level.NON_PROTEGE
     caveats: tuple[str, ...] = ()
     bbox: tuple[float, float, float, float] | None = None  # its chunk's box on the page
+    start: float | None = None  # a recording's passage: seconds, instead of a page
+    end: float | None = None
+
+    @property
+    def place(self) -> str:
+        return place(self.page, self.start, self.end)
 
     def to_dict(self) -> dict:
         return {
             "text": self.text,
             "n": self.number,
             "document": self.document,
-            "page": self.page,
+            **place_fields(self.page, self.start, self.end),
             "chunk_id": self.chunk_id,
             "level": self.level.label,
             "caveats": list(self.caveats),
@@ -344,6 +403,8 @@ class FileOutcome:
     level: str = ""
     caveats: list[str] = field(default_factory=list)
     rescan_pages: list[int] = field(default_factory=list)  # OCR confidence under threshold
+    audio_seconds: float = 0.0  # a recording's length, once transcribed
+    review: str = ""  # a recording heard with low confidence: why to listen again
 
     def to_dict(self) -> dict:
         return {
@@ -357,4 +418,6 @@ class FileOutcome:
             "level": self.level,
             "caveats": self.caveats,
             "rescan_pages": self.rescan_pages,
+            "audio_seconds": round(self.audio_seconds, 2),
+            "review": self.review,
         }

@@ -140,7 +140,9 @@ def test_text_file_named_pdf_is_refused(tmp_path: Path, settings: Settings) -> N
     fake.write_text("Ceci n'est pas un PDF.\n", encoding="utf-8")
     with pytest.raises(UnreadableFile) as caught:
         parse_file(fake, settings)
-    assert caught.value.reason == "not a PDF or image: content looks like plain text (named .pdf)"
+    assert caught.value.reason == (
+        "not a PDF, image or recording: content looks like plain text (named .pdf)"
+    )
 
 
 def test_file_type_comes_from_content_not_name(tmp_path: Path) -> None:

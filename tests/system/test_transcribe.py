@@ -4,6 +4,8 @@ within the recording, and a file that is not audio is refused in one line."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,3 +76,22 @@ def test_a_file_that_is_not_audio_and_an_empty_recording_are_refused_in_one_line
         out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
     with pytest.raises(UnreadableFile, match=r"no audio \(0 seconds\)"):
         transcriber.transcribe(silent)
+
+
+def test_the_speech_model_keeps_to_the_openmp_limit_torch_loaded_first(models_dir: Path) -> None:
+    # torch puts its libgomp in the global scope, where CTranslate2's OpenMP calls bind;
+    # loaded under Vigie's OMP_THREAD_LIMIT=1, two threads there decoded nothing.
+    script = (
+        "import os, sys; os.environ['OMP_THREAD_LIMIT'] = '1'; import torch; "
+        "from pathlib import Path; from vigie.config import Settings; "
+        "from ingest.transcribe import Transcriber; "
+        f"t = Transcriber.from_settings(Settings(models_dir=Path({str(models_dir)!r}), "
+        "speech_threads=2)); "
+        f"print(t.plan.threads, t.transcribe(Path({str(AUDIO / 'en' / 'jfk.flac')!r})).text)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    threads, _, text = run.stdout.strip().partition(" ")
+    assert threads == "1" and "ask not what your country can do for you" in text

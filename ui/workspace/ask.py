@@ -85,7 +85,8 @@ def show_quotes(session: Session | None, t: Texts, answer: Answer) -> None:
     for quote in answer.quotes:
         label = marking(quote.level, quote.caveats)
         score = f"{t('source.score')} {t.number(quote.score, 2)}"
-        where = f"[{quote.number}] {quote.document} — {t('source.page')} {quote.page} — {label}"
+        spot = t.place(quote.page, quote.start, quote.end)
+        where = f"[{quote.number}] {quote.document} — {spot} — {label}"
         where = f"{where} · {score}"
         st.markdown(
             f"<blockquote class='vigie-quote'>{html.escape(quote.text)}</blockquote>",

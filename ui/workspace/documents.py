@@ -12,7 +12,7 @@ from app.session import Session, references
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
 from ui.workspace.search import open_document
-from ui.workspace.sources import show_page
+from ui.workspace.sources import show_page, show_recording
 from vigie.contracts import Chunk, marking
 from vigie.users import UserError
 
@@ -85,6 +85,9 @@ def page_view(session: Session, t: Texts, pages: dict[int, list[Chunk]]) -> None
             t("doc.from_page", n=len(numbers)), min_value=1, max_value=len(numbers),
             step=PAGES_SHOWN, key="document_from",
         ))  # fmt: skip
+    if pages[numbers[0]][0].start is not None:  # a recording: its player and transcript
+        show_recording(session, t, pages[numbers[0]][0])
+        return
     for number in numbers[first - 1 : first - 1 + PAGES_SHOWN]:
         st.divider()
         st.markdown(f"**{t('source.page')} {number}**")

@@ -40,6 +40,9 @@ def ledger_view(session: Session, t: Texts, status: ArchiveStatus) -> None:
             [{t("ingest.file"): r.path, t("ingest.pages"): ", ".join(map(str, r.rescan_pages))}
              for r in status.rescans]
         )  # fmt: skip
+    if status.reviews:
+        st.subheader(t("ingest.review"))
+        st.table([{t("ingest.file"): r.path, t("ingest.reason"): r.review} for r in status.reviews])
     if status.batches:
         st.subheader(t("ingest.batches"))
         shown = status.batches[:20]

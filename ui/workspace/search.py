@@ -151,7 +151,7 @@ def search_page(session: Session, t: Texts, screen: Screen) -> None:
         dated = f" — {t.date(chunk.document_date)}" if chunk.document_date else ""
         with st.container(border=True):
             st.markdown(
-                f"**{rank}. {chunk.file_name}** — {t('source.page')} {chunk.page} — "
+                f"**{rank}. {chunk.file_name}** — {t.place(chunk.page, chunk.start, chunk.end)} — "
                 f"`{label}`{dated} — {t('source.score')} {t.number(hit.score, 3)}"
             )
             st.text(chunk.text[:600] + ("…" if len(chunk.text) > 600 else ""))

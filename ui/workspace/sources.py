@@ -1,5 +1,7 @@
 """A source as the reader checks it: document, page, level, the quoted passage, and the
-page itself with the passage highlighted (rendered from the file on the server)."""
+page itself with the passage highlighted (rendered from the file on the server); for a
+recording, a player at the cited second beside its time-coded transcript, the cited
+segments highlighted, each segment a button that seeks the player."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import streamlit as st
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
-from vigie.contracts import Chunk, marking
+from vigie.contracts import Chunk, clock, marking
+from vigie.errors import VigieError
 from vigie.users import UserError
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,46 @@ def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | 
     return cache[key]
 
 
+def show_recording(session: Session, t: Texts, chunk: Chunk) -> None:
+    """The recording from the cited second, and its transcript with the cited part marked."""
+    seek_key = f"vigie_seek_{chunk.chunk_id}"
+    start = float(st.session_state.get(seek_key, chunk.start or 0.0))
+    try:
+        recording = session.recording(chunk.document_id)
+    except VigieError as exc:
+        st.caption(f"{t('source.not_played')} : {exc}")
+    else:
+        player = st.video if recording.is_video else st.audio
+        player(recording.data, format=recording.mime, start_time=int(start))
+    segments = st.session_state.setdefault("vigie_transcripts", {})
+    if chunk.document_id not in segments:
+        try:
+            segments[chunk.document_id] = session.transcript(chunk.document_id)[2]
+        except VigieError as exc:
+            st.caption(str(exc))
+            return
+    cited = {(s.start, s.end) for s in chunk.segments}
+    with st.container(height=320):
+        for index, segment in enumerate(segments[chunk.document_id]):
+            key = f"seek-{chunk.chunk_id}-{index}"
+            text = f"{clock(segment.start)}  {segment.text}"
+            if (segment.start, segment.end) in cited:
+                st.markdown(
+                    f"<mark class='vigie-cited-segment'>{html.escape(text)}</mark>",
+                    unsafe_allow_html=True,
+                )
+                clicked = st.button(t("source.play_from", time=clock(segment.start)), key=key)
+            else:
+                clicked = st.button(text, key=key, type="tertiary")
+            if clicked:
+                st.session_state[seek_key] = segment.start
+                st.rerun()
+
+
 def show_page(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
+    if chunk.start is not None:
+        show_recording(session, t, chunk)
+        return
     png = page_png(session, chunk, highlight)
     if isinstance(png, str):
         st.caption(f"{t('source.unavailable')} : {png}")
@@ -62,7 +104,8 @@ def source_panel(
     screen.show(chunk.level, chunk.caveats)
     st.markdown(f"<div id='{anchor(turn, number)}'></div>", unsafe_allow_html=True)
     label = marking(chunk.level, chunk.caveats)
-    title = f"[{number}] {chunk.file_name} — {t('source.page')} {chunk.page} — {label}"
+    spot = t.place(chunk.page, chunk.start, chunk.end)
+    title = f"[{number}] {chunk.file_name} — {spot} — {label}"
     with st.expander(title):
         text_column, page_column = st.columns([2, 3])
         with text_column:

@@ -1,0 +1,155 @@
+"""Recordings ingested through the CLI with no network, as an operator would feed them:
+real French and English speech goes in time-coded, a broken, truncated or empty file goes
+to quarantine with its reason and the batch goes on; search, ask and `vigie transcript`
+cite a recording by its seconds, and a reader below a recording's level never learns it
+exists."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, add_user, network_attempts, run_vigie
+from vigie.contracts import Level
+
+AUDIO = ROOT.parent / "shared" / "corpus" / "audio"
+READER = {"VIGIE_USER": "lecteur", "VIGIE_PASSWORD": "lecteur-password"}
+
+
+def one_line_error(result) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vigie: error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, dict]:
+    """A home with one batch of recordings (DIFFUSION RESTREINTE) and one SECRET recording."""
+    root = tmp_path_factory.mktemp("recordings")
+    batch = root / "batch"
+    batch.mkdir()
+    shutil.copy(AUDIO / "en" / "jfk.flac", batch / "inaugural.flac")
+    shutil.copy(AUDIO / "fr" / "fleurs-fr-001.ogg", batch / "declaration.ogg")
+    wav = (AUDIO / "en" / "librispeech-1272-128104-0000.wav").read_bytes()
+    (batch / "memo.pdf").write_bytes(wav)  # a recording, whatever its name says
+    (batch / "cut.wav").write_bytes(wav[: len(wav) // 3])  # its header declares 5.9 s
+    flac = (AUDIO / "en" / "jfk.flac").read_bytes()
+    (batch / "cut.flac").write_bytes(flac[: len(flac) // 3])  # its stream info: 11 s
+    (batch / "broken.mp3").write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8)
+    with wave.open(str(batch / "silent.wav"), "wb") as silent:  # a header, not one sample
+        silent.setnchannels(1)
+        silent.setsampwidth(2)
+        silent.setframerate(16_000)
+    home = root / "home"
+    fed = run_vigie(
+        ["ingest", str(batch), "--level", "DIFFUSION RESTREINTE", "--json"], home, models_dir
+    )
+    assert fed.returncode == 0, fed.stderr
+    secret = root / "secret"
+    secret.mkdir()
+    shutil.copy(AUDIO / "fr" / "fleurs-fr-002.ogg", secret / "entretien.ogg")
+    again = run_vigie(["ingest", str(secret), "--level", "SECRET"], home, models_dir)
+    assert again.returncode == 0, again.stderr
+    assert network_attempts(home) == []
+    add_user(home, "lecteur", "analyst", Level.DIFFUSION_RESTREINTE, (), "lecteur-password")
+    return home, json.loads(fed.stdout)
+
+
+def test_speech_goes_in_and_bad_recordings_go_to_quarantine_with_their_reason(
+    archive: tuple[Path, dict],
+) -> None:
+    _, report = archive
+    outcomes = {Path(f["path"]).name: f for f in report["files"]}
+    for name in ("inaugural.flac", "declaration.ogg", "memo.pdf"):
+        assert outcomes[name]["state"] == "ingested", outcomes[name]
+        assert outcomes[name]["pages"] == 0 and outcomes[name]["chunks"] >= 1
+        assert outcomes[name]["level"] == "DIFFUSION RESTREINTE"
+    assert outcomes["inaugural.flac"]["audio_seconds"] == pytest.approx(11.0, abs=0.2)
+    for name, declared, heard in (("cut.wav", 6, 2), ("cut.flac", 11, 4)):
+        assert outcomes[name]["state"] == "quarantined"
+        assert outcomes[name]["reason"] == (
+            f"recording truncated: its container declares {declared} s, only {heard} s decode"
+        )
+    assert outcomes["broken.mp3"]["state"] == "quarantined"
+    assert outcomes["broken.mp3"]["reason"].startswith("audio cannot be decoded")
+    assert outcomes["silent.wav"]["state"] == "quarantined"
+    assert "0 seconds" in outcomes["silent.wav"]["reason"]
+    assert report["totals"]["audio_seconds"] == pytest.approx(11.0 + 23.4 + 5.9, abs=0.5)
+
+
+def test_a_search_finds_the_words_spoken_and_gives_their_seconds(
+    archive: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, _ = archive
+    found = run_vigie(
+        ["search", "ask not what your country can do for you", "--json", "--limit", "3"],
+        home,
+        models_dir,
+    )
+    assert found.returncode == 0, found.stderr
+    first = json.loads(found.stdout)["results"][0]
+    assert first["document"] == "inaugural.flac"
+    assert first["page"] is None and first["start"] == 0.0
+    assert 10.0 <= first["end"] <= 11.5 and first["where"].startswith("00:00-00:1")
+    text = run_vigie(["search", "ask not what your country can do"], home, models_dir)
+    assert "inaugural.flac, 00:00-00:1" in text.stdout
+
+
+def test_the_transcript_prints_as_segments_json_and_subtitles(
+    archive: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, _ = archive
+    as_json = run_vigie(["transcript", "declaration.ogg", "--json"], home, models_dir)
+    assert as_json.returncode == 0, as_json.stderr
+    stored = json.loads(as_json.stdout)
+    assert stored["label"] == "DIFFUSION RESTREINTE" and stored["language"] == "fr"
+    segments = stored["segments"]
+    assert segments and [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+    assert all(0 < s["confidence"] <= 1 and s["end"] > s["start"] for s in segments)
+    assert "comité" in " ".join(s["text"] for s in segments).lower()
+    srt = run_vigie(["transcript", "declaration.ogg", "--srt"], home, models_dir)
+    assert srt.stdout.startswith("1\n00:00:0") and " --> " in srt.stdout
+    assert "DIFFUSION RESTREINTE" in srt.stderr
+    vtt = run_vigie(["transcript", "inaugural.flac", "--vtt"], home, models_dir)
+    assert vtt.stdout.startswith("WEBVTT - DIFFUSION RESTREINTE\n\n00:00:00.000 --> ")
+    both = one_line_error(run_vigie(["transcript", "memo.pdf", "--srt", "--vtt"], home, models_dir))
+    assert "choose one output format" in both
+
+
+def test_an_answer_cites_the_recording_by_its_seconds(
+    archive: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, _ = archive
+    asked = run_vigie(
+        ["ask", "What should Americans ask what they can do for?", "--json"], home, models_dir
+    )
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    quote = answer["quotes"][0]
+    assert quote["document"] == "inaugural.flac" and quote["page"] is None
+    assert quote["start"] == 0.0 and quote["end"] <= 11.5 and "country" in quote["text"]
+    cited = [c for c in answer["citations"] if c["document"] == "inaugural.flac"]
+    assert cited and cited[0]["start"] is not None and cited[0]["page"] is None
+
+
+def test_a_reader_below_a_recording_never_learns_it_exists(
+    archive: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, _ = archive
+    admin = run_vigie(["transcript", "entretien.ogg", "--json"], home, models_dir)
+    assert admin.returncode == 0 and json.loads(admin.stdout)["label"] == "SECRET"
+    hidden = one_line_error(run_vigie(["transcript", "entretien.ogg"], home, models_dir, **READER))
+    # The same words as for a name never ingested; a hint names only what they may read.
+    assert hidden.startswith("vigie: error: no document you may read matches 'entretien.ogg'")
+    hint = hidden.partition("did you mean: ")[2].partition("?")[0]
+    assert set(filter(None, hint.split(", "))) <= {"declaration.ogg", "inaugural.flac", "memo.pdf"}
+    assert "SECRET" not in hidden
+    words = json.loads(admin.stdout)["segments"][0]["text"]
+    found = run_vigie(["search", words, "--json"], home, models_dir, **READER)
+    names = {r["document"] for r in json.loads(found.stdout)["results"]}
+    assert "entretien.ogg" not in names and names  # the reader still finds their own
