@@ -153,3 +153,46 @@ def test_a_reader_below_a_recording_never_learns_it_exists(
     found = run_vigie(["search", words, "--json"], home, models_dir, **READER)
     names = {r["document"] for r in json.loads(found.stdout)["results"]}
     assert "entretien.ogg" not in names and names  # the reader still finds their own
+
+
+def test_the_workspace_plays_a_recording_from_the_second_a_segment_names(
+    archive: tuple[Path, dict],
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    # The app keeps the embedded store open: it gets its own copy of the home.
+    home = tmp_path / "home"
+    shutil.copytree(archive[0], home)
+    monkeypatch.setenv("VIGIE_HOME", str(home))
+    monkeypatch.setenv("VIGIE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(str(ROOT / "ui" / "streamlit_app.py"), default_timeout=300).run()
+    at.text_input(key="login_name").input("lecteur")
+    at.text_input(key="login_password").input("lecteur-password")
+    at.button[0].click().run()
+    at.radio(key="page").set_value("documents").run()
+    at.text_input(key="document").input("declaration.ogg")
+    at.button[0].click().run()
+    assert not at.exception
+
+    def player_start() -> int:
+        players = at.get("audio")
+        assert len(players) == 1
+        return players[0].proto.start_time
+
+    assert player_start() == 0
+    segments = [b for b in at.button if b.key and b.key.startswith("seek-")]
+    assert len(segments) >= 2
+    later = segments[-1]
+    assert later.label[:5] != "00:00"  # each segment reads as its clock time and words
+    later.click().run()
+    assert not at.exception and player_start() == int(
+        float(later.label[:2]) * 60 + float(later.label[3:5])
+    )
+    # The SECRET recording is not there for this reader, in the same words as any unknown.
+    at.text_input(key="document").input("entretien.ogg")
+    at.button[0].click().run()
+    assert [e.value for e in at.error][0].startswith("no document you may read matches")
+    assert not at.get("audio")

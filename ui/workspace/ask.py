@@ -190,6 +190,7 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
     if turns and st.button(t("ask.new"), key="new_question"):
         turns.clear()
         st.session_state.pop("vigie_pages", None)
+        st.session_state.pop("vigie_transcripts", None)
     for index, turn in enumerate(turns):
         with st.chat_message("user"):
             st.markdown(turn.question)

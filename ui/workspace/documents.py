@@ -86,7 +86,7 @@ def page_view(session: Session, t: Texts, pages: dict[int, list[Chunk]]) -> None
             step=PAGES_SHOWN, key="document_from",
         ))  # fmt: skip
     if pages[numbers[0]][0].start is not None:  # a recording: its player and transcript
-        show_recording(session, t, pages[numbers[0]][0])
+        show_recording(session, t, pages[numbers[0]][0], highlight=False)
         return
     for number in numbers[first - 1 : first - 1 + PAGES_SHOWN]:
         st.divider()

@@ -43,8 +43,10 @@ def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | 
     return cache[key]
 
 
-def show_recording(session: Session, t: Texts, chunk: Chunk) -> None:
-    """The recording from the cited second, and its transcript with the cited part marked."""
+def show_recording(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
+    """The recording from the cited second, and its time-coded transcript: with
+    `highlight`, the segments of the cited passage stand out. Each segment is a button
+    that plays the recording from its start."""
     seek_key = f"vigie_seek_{chunk.chunk_id}"
     start = float(st.session_state.get(seek_key, chunk.start or 0.0))
     try:
@@ -61,20 +63,16 @@ def show_recording(session: Session, t: Texts, chunk: Chunk) -> None:
         except VigieError as exc:
             st.caption(str(exc))
             return
-    cited = {(s.start, s.end) for s in chunk.segments}
+    cited = {(s.start, s.end) for s in chunk.segments} if highlight else set()
     with st.container(height=320):
         for index, segment in enumerate(segments[chunk.document_id]):
-            key = f"seek-{chunk.chunk_id}-{index}"
-            text = f"{clock(segment.start)}  {segment.text}"
-            if (segment.start, segment.end) in cited:
-                st.markdown(
-                    f"<mark class='vigie-cited-segment'>{html.escape(text)}</mark>",
-                    unsafe_allow_html=True,
-                )
-                clicked = st.button(t("source.play_from", time=clock(segment.start)), key=key)
-            else:
-                clicked = st.button(text, key=key, type="tertiary")
-            if clicked:
+            marked = (segment.start, segment.end) in cited
+            if st.button(
+                f"{clock(segment.start)}  {segment.text}",
+                key=f"seek-{chunk.chunk_id}-{index}",
+                type="primary" if marked else "tertiary",
+                help=t("source.play_from", time=clock(segment.start)),
+            ):
                 st.session_state[seek_key] = segment.start
                 st.rerun()
 
