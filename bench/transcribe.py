@@ -18,8 +18,15 @@ sides take turns on every file; each file's best time per side is kept. The real
 is transcription seconds over audio seconds (below 1: faster than the recording plays).
 Peak memory is the process's maximum resident set (both models loaded).
 
+Then, unless `--skip-ingest`, the recordings go through `vigie ingest` in a fresh home of
+the bench's own (its administrator from `bench/signin.py`), with the default workers: the
+batch's wall time (process start, models, transcription in the workers, chunking,
+embedding, store) against bare faster-whisper's transcription time, and the WER of the
+transcripts Vigie stored (`vigie transcript --json`).
+
     .venv/bin/python bench/transcribe.py
     .venv/bin/python bench/transcribe.py --rounds 1 --json > transcribe-bench.json
+    .venv/bin/python bench/transcribe.py --skip-ingest
 """
 
 from __future__ import annotations
@@ -105,11 +112,54 @@ def wer_by_language(side: Side, files: list[Recording]) -> dict[str, float]:
     return result
 
 
+def ingest_side(folder: Path, files: list[Recording]) -> dict[str, Any]:
+    """`vigie ingest` of the recordings in a fresh home; its wall time and stored WER."""
+    import subprocess
+    import tempfile
+
+    from bench.signin import signed_in
+
+    with tempfile.TemporaryDirectory(prefix="vigie-bench-speech-") as tmp:
+        env = signed_in(
+            {
+                **os.environ,
+                "VIGIE_HOME": str(Path(tmp) / "home"),
+                "VIGIE_MODELS_DIR": str(REPO / ".vigie" / "models"),
+            }
+        )
+        vigie = [sys.executable, "-m", "ui.cli"]
+        began = time.perf_counter()
+        fed = subprocess.run(
+            [*vigie, "ingest", str(folder), "--level", "NON PROTÉGÉ", "--json"],
+            capture_output=True, text=True, cwd=REPO, env=env, check=False,
+        )  # fmt: skip
+        seconds = time.perf_counter() - began
+        if fed.returncode != 0:
+            raise SystemExit(f"vigie ingest failed ({fed.returncode}): {fed.stderr[-800:]}")
+        report = json.loads(fed.stdout)
+        stored = Side("vigie ingest")
+        for rec in files:
+            shown = subprocess.run(
+                [*vigie, "transcript", str(rec.path), "--json"],
+                capture_output=True, text=True, cwd=REPO, env=env, check=False,
+            )  # fmt: skip
+            segments = json.loads(shown.stdout)["segments"] if shown.returncode == 0 else []
+            stored.text[rec.path.name] = " ".join(segment["text"] for segment in segments)
+    return {
+        "seconds": round(seconds, 2),
+        "ingested": report["totals"]["ingested"],
+        "quarantined": report["totals"]["quarantined"],
+        "audio_seconds": report["totals"]["audio_seconds"],
+        "wer": wer_by_language(stored, files),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio", type=Path, default=DEFAULT_AUDIO, help="folder with fr/, en/")
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds (default 2)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true", help="no `vigie ingest` run")
     args = parser.parse_args()
     install_network_guard()
     files = recordings(args.audio)
@@ -189,6 +239,12 @@ def main() -> int:
     report["vigie_over_bare_time"] = round(
         report["sides"]["vigie"]["seconds"] / report["sides"]["bare"]["seconds"], 3
     )
+    if not args.skip_ingest:
+        del vigie, bare_model  # the batch's workers load their own
+        report["ingest"] = ingest_side(args.audio, files)
+        report["ingest_over_bare_time"] = round(
+            report["ingest"]["seconds"] / report["sides"]["bare"]["seconds"], 3
+        )
     report["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     report["per_file"] = [
         {
@@ -217,6 +273,14 @@ def main() -> int:
             f"{figures['languages_wrong'] or ''}"
         )
     print(f"Vigie / bare time: {report['vigie_over_bare_time']:.3f}")
+    if "ingest" in report:
+        ingest = report["ingest"]
+        wer = ", ".join(f"{lang} {value:.3f}" for lang, value in ingest["wer"].items())
+        print(
+            f"vigie ingest: {ingest['ingested']} ingested in {ingest['seconds']:.1f} s "
+            f"(whole batch), {report['ingest_over_bare_time']:.3f}x bare transcription; "
+            f"stored transcripts WER {wer}"
+        )
     print(f"peak RSS {report['peak_rss_mib']} MiB (both models loaded)")
     return 0
 

@@ -307,6 +307,8 @@ def status(
         )
     for row in result.quarantined:
         typer.echo(f"quarantined  {row.path}: {row.reason}")
+    for row in result.reviews:
+        typer.echo(f"to review    {row.path}: {row.review}")
     shown = (
         "unavailable (store busy: an ingestion is running?)"
         if result.chunks_in_store is None

@@ -213,5 +213,7 @@ def test_an_old_ledger_without_batches_opens_and_migrates(tmp_path: Path) -> Non
     db = sqlite3.connect(path)
     columns = [row[1] for row in db.execute("PRAGMA table_info(files)")]
     db.close()
-    assert columns[-5:] == ["caveats", "seconds", "rescan_pages", "batch", "fed_by"]
+    assert columns[-7:] == [
+        "caveats", "seconds", "rescan_pages", "batch", "fed_by", "audio_seconds", "review"
+    ]
     Ledger(path).close()  # opening again changes nothing

@@ -53,7 +53,13 @@ def archive(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple
     secret = root / "secret"
     secret.mkdir()
     shutil.copy(AUDIO / "fr" / "fleurs-fr-002.ogg", secret / "entretien.ogg")
-    again = run_vigie(["ingest", str(secret), "--level", "SECRET"], home, models_dir)
+    # Every recording of this batch heard "too unsure": it is listed to review.
+    again = run_vigie(
+        ["ingest", str(secret), "--level", "SECRET"],
+        home,
+        models_dir,
+        VIGIE_SPEECH_REVIEW_BELOW="1.01",
+    )
     assert again.returncode == 0, again.stderr
     assert network_attempts(home) == []
     add_user(home, "lecteur", "analyst", Level.DIFFUSION_RESTREINTE, (), "lecteur-password")
@@ -160,10 +166,15 @@ def test_the_workspace_plays_a_recording_from_the_second_a_segment_names(
     models_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
+    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    # The app keeps the embedded store open: it gets its own copy of the home.
+    # The app keeps its services (and the embedded store, open) for the life of the
+    # process: this test gets its own copy of the home and leaves no services behind.
+    st.cache_resource.clear()
+    request.addfinalizer(st.cache_resource.clear)
     home = tmp_path / "home"
     shutil.copytree(archive[0], home)
     monkeypatch.setenv("VIGIE_HOME", str(home))
@@ -182,17 +193,34 @@ def test_the_workspace_plays_a_recording_from_the_second_a_segment_names(
         assert len(players) == 1
         return players[0].proto.start_time
 
-    assert player_start() == 0
+    def seconds(label: str) -> int:  # a segment's button reads "MM:SS  its words"
+        minutes, secs = label[:5].split(":")
+        return int(minutes) * 60 + int(secs)
+
     segments = [b for b in at.button if b.key and b.key.startswith("seek-")]
     assert len(segments) >= 2
+    assert player_start() == seconds(segments[0].label)  # where the recording's speech starts
     later = segments[-1]
-    assert later.label[:5] != "00:00"  # each segment reads as its clock time and words
+    assert seconds(later.label) > seconds(segments[0].label)
     later.click().run()
-    assert not at.exception and player_start() == int(
-        float(later.label[:2]) * 60 + float(later.label[3:5])
-    )
+    assert not at.exception and player_start() == seconds(later.label)
     # The SECRET recording is not there for this reader, in the same words as any unknown.
     at.text_input(key="document").input("entretien.ogg")
     at.button[0].click().run()
     assert [e.value for e in at.error][0].startswith("no document you may read matches")
     assert not at.get("audio")
+
+
+def test_a_recording_heard_unsure_is_listed_to_review_for_those_cleared_for_it(
+    archive: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, report = archive
+    assert report["to_review"] == []  # the first batch, under the default threshold
+    admin = run_vigie(["status"], home, models_dir)
+    reviews = [line for line in admin.stdout.splitlines() if line.startswith("to review")]
+    assert len(reviews) == 1 and "entretien.ogg: speech heard with low confidence" in reviews[0]
+    add_user(home, "guichet", "operator", Level.DIFFUSION_RESTREINTE, (), "guichet-password")
+    operator = {"VIGIE_USER": "guichet", "VIGIE_PASSWORD": "guichet-password"}
+    reader = run_vigie(["status", "--json"], home, models_dir, **operator)
+    assert reader.returncode == 0 and json.loads(reader.stdout)["to_review"] == []
+    assert "entretien" not in reader.stdout

@@ -251,3 +251,42 @@ def test_the_confident_share_counts_spoken_seconds() -> None:
     )
     assert transcript.confident_share(0.5) == pytest.approx(1 / 3)
     assert Transcript("en", 1.0, 5.0, []).confident_share(0.5) == 1.0
+
+
+def test_the_sound_of_a_video_file_is_a_recording(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    video = tmp_path / "briefing.mp4"
+    with av.open(str(video), "w") as out:
+        picture = out.add_stream("mpeg4", rate=10)
+        picture.width, picture.height = 64, 48
+        sound = out.add_stream("aac", rate=16_000)
+        sound.layout = "mono"
+        black = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), dtype=np.uint8), format="rgb24")
+        for _ in range(20):  # two seconds of picture
+            out.mux(picture.encode(black))
+        tone = (np.sin(np.arange(32_000) / 10) * 3000).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+        frame.sample_rate = 16_000
+        out.mux(sound.encode(frame))
+        out.mux(picture.encode(None))
+        out.mux(sound.encode(None))
+    assert sniff(video) == RECORDING
+    assert probe_recording(video, max_seconds=3600) == pytest.approx(2.0, abs=0.2)
+
+
+def test_a_video_without_sound_is_refused(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    silent = tmp_path / "silent.mp4"
+    with av.open(str(silent), "w") as out:
+        picture = out.add_stream("mpeg4", rate=10)
+        picture.width, picture.height = 64, 48
+        black = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), dtype=np.uint8), format="rgb24")
+        for _ in range(10):
+            out.mux(picture.encode(black))
+        out.mux(picture.encode(None))
+    with pytest.raises(UnreadableFile, match="recording has no audio track"):
+        probe_recording(silent, max_seconds=3600)
