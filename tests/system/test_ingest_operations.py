@@ -214,6 +214,12 @@ def test_an_old_ledger_without_batches_opens_and_migrates(tmp_path: Path) -> Non
     columns = [row[1] for row in db.execute("PRAGMA table_info(files)")]
     db.close()
     assert columns[-7:] == [
-        "caveats", "seconds", "rescan_pages", "batch", "fed_by", "audio_seconds", "review"
+        "caveats",
+        "seconds",
+        "rescan_pages",
+        "batch",
+        "fed_by",
+        "audio_seconds",
+        "review",
     ]
     Ledger(path).close()  # opening again changes nothing
