@@ -53,3 +53,21 @@ def test_the_llm_bench_compares_vigie_with_bare_llama() -> None:
     summary = report["compare"]["summary"]
     assert summary["bare"]["llama_prompt_tokens"]["median"] > 0
     assert report["setup"]["prompt_tokens"] > 0 and report["ask"] is None
+
+
+def test_the_speech_bench_runs_the_transcriber_bare_whisper_and_an_ingestion(tmp_path) -> None:
+    import shutil
+
+    audio = ROOT.parent / "shared" / "corpus" / "audio"
+    for language, name in (("en", "jfk.flac"), ("fr", "fleurs-fr-000.ogg")):
+        (tmp_path / language).mkdir()
+        for source in (audio / language / name, (audio / language / name).with_suffix(".txt")):
+            shutil.copy(source, tmp_path / language / source.name)
+    report = run_bench("transcribe.py", "--audio", str(tmp_path), "--rounds", "1")
+    assert report["recordings"] == 2
+    for side in ("bare", "vigie"):
+        assert report["sides"][side]["seconds"] > 0 and set(report["sides"][side]["wer"]) == {
+            "fr",
+            "en",
+        }
+    assert report["ingest"]["ingested"] == 2 and report["ingest_over_bare_time"] > 0

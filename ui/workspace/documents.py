@@ -13,7 +13,7 @@ from ui.i18n import Texts
 from ui.workspace.screen import Screen
 from ui.workspace.search import open_document
 from ui.workspace.sources import show_page, show_recording
-from vigie.contracts import Chunk, marking
+from vigie.contracts import Chunk, clock, marking
 from vigie.users import UserError
 
 PAGES_SHOWN = 5  # pages drawn at once; the reader moves through the rest
@@ -43,7 +43,11 @@ def documents_page(session: Session, t: Texts, screen: Screen) -> None:
     pages: dict[int, list[Chunk]] = defaultdict(list)
     for chunk in chunks:
         pages[chunk.page].append(chunk)
-    st.caption(f"{chunks_label(chunks)} · {t('doc.pages', n=t.number(len(pages)))}")
+    if chunks[0].start is not None:  # a recording: its length, not its pages
+        length = t("doc.length", time=clock(max(c.end or 0.0 for c in chunks)))
+    else:
+        length = t("doc.pages", n=t.number(len(pages)))
+    st.caption(f"{chunks_label(chunks)} · {length}")
     aids(session, t, ref.document_id)
     page_view(session, t, pages)
 
