@@ -34,7 +34,6 @@ class FileRow:
     caveats: tuple[str, ...]
     rescan_pages: tuple[int, ...]
     batch: str
-    audio_seconds: float = 0.0  # a recording's length
     review: str = ""  # a recording heard with low confidence: why to listen again
 
     @classmethod
@@ -52,7 +51,6 @@ class FileRow:
             caveats=tuple(entry.caveats),
             rescan_pages=tuple(entry.rescan_pages),
             batch=entry.batch,
-            audio_seconds=entry.audio_seconds,
             review=entry.review,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from app.evaluation import EvalReport
 from app.ledger_view import ArchiveStatus, FileRow, StateCount
+from app.recording import Recording
 from ingest.pipeline import BatchReport
 from retrieval.analysis import TARGETS, DocumentRef, Summary, by_page, chunks_label
 from retrieval.answer import Answer, AnswerStream
@@ -28,6 +29,7 @@ __all__ = [
     "DocumentRef",
     "EvalReport",
     "FileRow",
+    "Recording",
     "SearchFilter",
     "StateCount",
     "Summary",

@@ -55,7 +55,7 @@ from ingest.markings import (
 )
 from ingest.parse import FileProbe, Pages
 from ingest.timecoded import chunk_transcript
-from ingest.workers import ParserPool, task_outcome
+from ingest.workers import ParserPool, task_outcome, too_long
 from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from vigie.config import Settings
@@ -325,6 +325,13 @@ class _FileJob:
     def complete(self) -> bool:
         return self.probe is not None and self.consumed == len(self.windows)
 
+    @property
+    def limit(self) -> str:
+        """The settings its `deadline` comes from, as an operator is told."""
+        if self.probe is not None and self.probe.duration:
+            return "file_timeout + recording_seconds_per_second x its length"
+        return "file_timeout"
+
 
 class IngestPipeline:
     def __init__(
@@ -500,7 +507,7 @@ class _Batch:
                     return
                 first, last = job.windows[job.submitted]
                 assert pool is not None
-                future = pool.parse(job.path, job.probe.kind, first, last)
+                future = pool.parse(job.path, job.probe.kind, first, last, job.deadline)
                 self.owner[future] = (job, job.submitted)
                 job.futures.add(future)
                 job.submitted += 1
@@ -599,7 +606,7 @@ class _Batch:
         if job not in self.jobs:
             return  # the file already failed
         try:
-            result = task_outcome(future, self.settings.file_timeout)
+            result = task_outcome(future, job.deadline, job.limit)
         except UnreadableFile as exc:
             self._fail(job, str(exc))
             return
@@ -614,14 +621,7 @@ class _Batch:
         now = time.perf_counter()
         for job in list(self.jobs):
             if now - job.started > job.deadline:
-                limit = "file_timeout"
-                if job.probe is not None and job.probe.duration:
-                    limit += " + recording_seconds_per_second x its length"
-                self._fail(
-                    job,
-                    f"parsing took more than {job.deadline:.0f} s ({limit}): "
-                    "the parser was stopped",
-                )
+                self._fail(job, too_long(job.deadline, job.limit))
 
     def _advance(self) -> None:
         """Chunk and embed what arrived, in page order; finish files that are complete."""
@@ -667,7 +667,7 @@ class _Batch:
     def _take_transcript(self, job: _FileJob, pages: Pages) -> None:
         """A recording, transcribed: its spoken markings, its timed chunks, its review."""
         transcript = pages.transcript
-        assert transcript is not None and job.probe is not None
+        assert transcript is not None
         doc = SourceDocument(str(job.path), job.sha256, job.path.name, 1)
         spoken = [(segment.start, segment.text) for segment in transcript.segments]
         job.markings += read_spoken_markings(spoken)

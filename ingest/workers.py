@@ -80,9 +80,15 @@ class ParserPool:
     def probe(self, path: Path) -> Future[FileProbe]:
         return self._pool.schedule(_probe, args=(str(path),), timeout=self.settings.file_timeout)
 
-    def parse(self, path: Path, kind: str, first: int, last: int) -> Future[Pages]:
+    def parse(
+        self, path: Path, kind: str, first: int, last: int, timeout: float | None = None
+    ) -> Future[Pages]:
+        """`timeout`: the task's limit, `file_timeout` unless the file has its own (a
+        recording's grows with its length)."""
         return self._pool.schedule(
-            _parse, args=(str(path), kind, first, last), timeout=self.settings.file_timeout
+            _parse,
+            args=(str(path), kind, first, last),
+            timeout=timeout or self.settings.file_timeout,
         )
 
     def close(self) -> None:
@@ -97,7 +103,12 @@ class ParserPool:
         self.close()
 
 
-def task_outcome(future: Future[Any], timeout: float) -> Any:
+def too_long(seconds: float, limit: str = "file_timeout") -> str:
+    """Why a file whose parsing ran past its limit was stopped."""
+    return f"parsing took more than {seconds:.0f} s ({limit}): the parser was stopped"
+
+
+def task_outcome(future: Future[Any], timeout: float, limit: str = "file_timeout") -> Any:
     """The result of a finished task, or `UnreadableFile` saying in one line why not."""
     from pebble import ProcessExpired
 
@@ -106,9 +117,7 @@ def task_outcome(future: Future[Any], timeout: float) -> Any:
     except UnreadableFile:
         raise
     except FutureTimeout as exc:
-        raise UnreadableFile(
-            f"parsing took more than {timeout:.0f} s (file_timeout): the parser was stopped"
-        ) from exc
+        raise UnreadableFile(too_long(timeout, limit)) from exc
     except ProcessExpired as exc:
         raise UnreadableFile(
             f"the parser process died (exit code {exc.exitcode}): a crash in a native "

@@ -608,10 +608,7 @@ def transcript(
     if as_json:
         result = {"document": ref.file_name, "document_id": ref.document_id, "label": label}
         result["language"] = chunks[0].language
-        result["segments"] = [
-            {"start": s.start, "end": s.end, "text": s.text, "confidence": s.confidence}
-            for s in segments
-        ]
+        result["segments"] = [vars(s) for s in segments]  # start, end, text, confidence
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     elif as_srt:
         typer.echo(f"[{label}]", err=True)

@@ -191,6 +191,7 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
         turns.clear()
         st.session_state.pop("vigie_pages", None)
         st.session_state.pop("vigie_transcripts", None)
+        st.session_state.pop("vigie_recordings", None)
     for index, turn in enumerate(turns):
         with st.chat_message("user"):
             st.markdown(turn.question)

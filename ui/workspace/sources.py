@@ -10,6 +10,7 @@ import logging
 
 import streamlit as st
 
+from app.results import Recording
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
@@ -43,16 +44,34 @@ def page_png(session: Session, chunk: Chunk, highlight: bool = True) -> bytes | 
     return cache[key]
 
 
+# Recordings kept for the browser session (a segment's click reruns the page; the file is
+# read, hashed and the listening audited once, not at each rerun). Few: they can be large.
+RECORDINGS_KEPT = 2
+
+
+def played_recording(session: Session, document_id: str) -> Recording | str:
+    """The recording to play, kept for the browser session; or, when it cannot be
+    played, the one-line reason."""
+    cache = st.session_state.setdefault("vigie_recordings", {})
+    if document_id not in cache:
+        try:
+            cache[document_id] = session.recording(document_id)
+        except VigieError as exc:
+            cache[document_id] = str(exc)
+        while len(cache) > RECORDINGS_KEPT:
+            cache.pop(next(iter(cache)))
+    return cache[document_id]
+
+
 def show_recording(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
     """The recording from the cited second, and its time-coded transcript: with
     `highlight`, the segments of the cited passage stand out. Each segment is a button
     that plays the recording from its start."""
     seek_key = f"vigie_seek_{chunk.chunk_id}"
     start = float(st.session_state.get(seek_key, chunk.start or 0.0))
-    try:
-        recording = session.recording(chunk.document_id)
-    except VigieError as exc:
-        st.caption(f"{t('source.not_played')} : {exc}")
+    recording = played_recording(session, chunk.document_id)
+    if isinstance(recording, str):
+        st.caption(f"{t('source.not_played')} : {recording}")
     else:
         player = st.video if recording.is_video else st.audio
         player(recording.data, format=recording.mime, start_time=int(start))
