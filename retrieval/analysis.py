@@ -10,7 +10,9 @@ context (its size, less the answer's tokens and the prompt's), each group is
 summarised citing its pages as "(p. N)", and the partial summaries are merged, in
 as many rounds as needed, into one that keeps the citations. Citations naming a page
 outside what the step was given are removed; a sentence left without one is cited
-by the page it shares most words with.
+by the page it shares most words with. A recording has no pages: its passages are
+numbered for the model as pages are, and each citation is then written as the
+passages' time, "(00:41-01:20)".
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from retrieval.llm import LocalLLM
 from retrieval.prompts import MERGE, SUMMARY, TRANSLATE_ASK, TRANSLATE_SYSTEM
 from retrieval.prompts import fence as fenced
 from retrieval.store import VectorStore
-from vigie.contracts import Chunk, Clearance, answer_label
+from vigie.contracts import Chunk, Clearance, answer_label, place
 from vigie.errors import InputError, NotFound
 
 TARGETS = ("en", "fr")
@@ -198,6 +200,7 @@ def translate(
     """
     if target not in TARGETS:
         raise InputError(f"cannot translate into {target!r} (known: {', '.join(TARGETS)})")
+    chunks = spoken_once(chunks)
     system, ask = TRANSLATE_SYSTEM[target], TRANSLATE_ASK[target]
     limit = _budget((llm.context - _overhead(llm, system, ask) - 64) // 3, budget)
     runs = itertools.groupby(chunks, key=lambda c: (c.page, c.language == target))
@@ -215,6 +218,23 @@ def translate(
             max_tokens = 2 * llm.count_tokens(source) + 64
             for piece in _chat(llm, system, f"{source}\n\n{ask}", max_tokens):
                 yield page, piece
+
+
+def spoken_once(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """A recording's chunks without their overlap (each repeats the segment before it),
+    so that a translation or a summary reads every segment once; other chunks as they are."""
+    if not chunks or not all(c.start is not None and c.segments for c in chunks):
+        return list(chunks)
+    seen: set[tuple[float, float]] = set()
+    once = []
+    for chunk in chunks:
+        new = [s for s in chunk.segments if (s.start, s.end) not in seen]
+        seen |= {(s.start, s.end) for s in chunk.segments}
+        if new:
+            text = " ".join(s.text.strip() for s in new)
+            once.append(replace(chunk, text=text, segments=tuple(new), start=new[0].start,
+                                end=new[-1].end))  # fmt: skip
+    return once
 
 
 def by_page(pieces: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -237,17 +257,25 @@ _SENTENCE_END = re.compile(f"({ANSWER_SENTENCE.pattern})")  # separators kept by
 @dataclass
 class Summary:
     text: str
-    pages: list[int]  # the pages the summary cites, in order
+    pages: list[int]  # the pages the summary cites, in order (none for a recording)
     label: str
     map_steps: int = 0
     reduce_steps: int = 0
     parts: list[str] = field(default_factory=list)  # the partial summaries (map steps)
+    times: list[tuple[float, float]] = field(default_factory=list)  # a recording's, cited
+
+    def cited(self) -> list[str]:
+        """What the summary cites, as a reader is told: pages, or a recording's times."""
+        if self.times:
+            return [place(1, start, end) for start, end in self.times]
+        return [str(page) for page in self.pages]
 
     def to_dict(self) -> dict:
         return {
             "label": self.label,
             "summary": self.text,
             "pages_cited": self.pages,
+            "times_cited": [{"start": round(s, 2), "end": round(e, 2)} for s, e in self.times],
             "map_steps": self.map_steps,
             "reduce_steps": self.reduce_steps,
         }
@@ -333,6 +361,8 @@ def summarize(
     """
     if not chunks:
         raise ValueError("no chunk to summarise")
+    if all(c.start is not None for c in chunks):
+        return _summarize_recording(chunks, llm, budget, part_tokens, max_tokens, progress)
     run = _MapReduce(llm, _language(chunks), budget, part_tokens, max_tokens, progress)
     summary = Summary(text="", pages=[], label=chunks_label(chunks))
     summary.parts = run.map(chunks)
@@ -340,6 +370,47 @@ def summarize(
     summary.pages = cited_pages(summary.text)
     summary.map_steps, summary.reduce_steps = len(summary.parts), run.merges
     return summary
+
+
+def _summarize_recording(
+    chunks: Sequence[Chunk],
+    llm: LocalLLM,
+    budget: int | None,
+    part_tokens: int,
+    max_tokens: int,
+    progress: Callable[[str], None] | None,
+) -> Summary:
+    """A recording summarised as a document whose "pages" are its passages, numbered
+    in order; each citation of passages is then written as their time."""
+    chunks = spoken_once(chunks)
+    numbered = [replace(c, page=n, start=None, end=None) for n, c in enumerate(chunks, 1)]
+    spans = {n: (c.start or 0.0, c.end if c.end is not None else c.start or 0.0)
+             for n, c in enumerate(chunks, 1)}  # fmt: skip
+    told = None if progress is None else lambda message: progress(timed_citations(message, spans))
+    summary = summarize(numbered, llm, budget, part_tokens, max_tokens, told)
+    summary.text = timed_citations(summary.text, spans)
+    summary.parts = [timed_citations(part, spans) for part in summary.parts]
+    summary.times = [spans[n] for n in summary.pages if n in spans]
+    summary.pages = []
+    return summary
+
+
+def timed_citations(text: str, spans: dict[int, tuple[float, float]]) -> str:
+    """`text` with each citation of numbered passages, "(p. 2)" or "(pp. 2-4)", written
+    as the passages' time: "(00:41-01:20)"; consecutive passages read as one span."""
+
+    def when(match: re.Match) -> str:
+        numbers = sorted({n for n in _numbers(match.group(1)) if n in spans})
+        runs: list[list[int]] = []
+        for number in numbers:
+            if runs and number == runs[-1][-1] + 1:
+                runs[-1].append(number)
+            else:
+                runs.append([number])
+        times = [place(1, spans[run[0]][0], spans[run[-1]][1]) for run in runs]
+        return f" ({', '.join(times)})" if times else ""
+
+    return _PAGE_CITATION.sub(when, text)
 
 
 @dataclass

@@ -51,6 +51,11 @@ bundle_app = typer.Typer(
     help="Build, sign, verify and inspect the sealed offline bundle.", no_args_is_help=True
 )
 app.add_typer(bundle_app, name="bundle")
+marking_app = typer.Typer(
+    help="Decide weak classification markings (admins cleared to their level).",
+    no_args_is_help=True,
+)
+app.add_typer(marking_app, name="marking")
 audit_app = typer.Typer(
     help="Check and export the audit trail (admins only).", no_args_is_help=True
 )
@@ -265,6 +270,8 @@ def _print_report(report: BatchReport) -> None:
         typer.echo(f"re-scan     {item['path']}: OCR confidence low on page(s) {pages}")
     for item in summary["to_review"]:
         typer.echo(f"to review   {item['path']}: {item['reason']}")
+    for item in summary["to_confirm"]:
+        typer.echo(f"to confirm  {item['path']}: {_weak_markings(item['markings'])}")
     if summary["slowest"] and len(report.outcomes) > 1:
         slowest = ", ".join(
             f"{Path(s['path']).name} {s['seconds']:.1f}s" for s in summary["slowest"][:3]
@@ -309,12 +316,48 @@ def status(
         typer.echo(f"quarantined  {row.path}: {row.reason}")
     for row in result.reviews:
         typer.echo(f"to review    {row.path}: {row.review}")
+    for row in result.confirmations:
+        markings = _weak_markings([m.to_dict() for m in row.to_confirm])
+        typer.echo(f"to confirm   {row.path} ({row.sha256[:12]}): {markings}")
     shown = (
         "unavailable (store busy: an ingestion is running?)"
         if result.chunks_in_store is None
         else result.chunks_in_store
     )
     typer.echo(f"chunks in the store: {shown}")
+
+
+def _weak_markings(markings: list[dict]) -> str:
+    """Weak markings as an operator reads them: what they claim, where, and the line."""
+    return (
+        "; ".join(
+            f"{m['level']}? p. {m['page']} line {m['line']}: {m['evidence']!r}" for m in markings
+        )
+        + " (weak marking alone: level left as declared; `vigie marking confirm|dismiss`)"
+    )
+
+
+def _decide_marking(document: str, confirm: bool) -> None:
+    with _signed_in(Action.DECIDE_MARKINGS) as session:
+        row, level = session.decide_marking(document, confirm)
+    done = "confirmed: now" if confirm else "dismissed: stays"
+    typer.echo(f"{row.path}: marking {done} {level.label}")
+
+
+@marking_app.command("confirm")
+def marking_confirm(
+    document: Annotated[str, typer.Argument(help="Its path (as ingested) or SHA-256 prefix.")],
+) -> None:
+    """Confirm a document's weak marking: it is raised to the level the marking says."""
+    _decide_marking(document, confirm=True)
+
+
+@marking_app.command("dismiss")
+def marking_dismiss(
+    document: Annotated[str, typer.Argument(help="Its path (as ingested) or SHA-256 prefix.")],
+) -> None:
+    """Dismiss a document's weak marking (a signature, not a classification): its level stays."""
+    _decide_marking(document, confirm=False)
 
 
 @app.command()
@@ -653,7 +696,8 @@ def summarize(
         return
     typer.echo(f"[{chunks_label(chunks)}]\n{ref.file_name}\n")
     typer.echo(summary.text)
-    typer.echo(f"\nPages cited: {', '.join(str(p) for p in summary.pages) or 'none'}")
+    cited = "Times cited" if summary.times else "Pages cited"
+    typer.echo(f"\n{cited}: {', '.join(summary.cited()) or 'none'}")
 
 
 @app.command()

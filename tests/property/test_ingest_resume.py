@@ -2,7 +2,8 @@
 
 `vigie ingest` runs as a user runs it (a subprocess, no network); its whole
 process group (the main process and its parsing workers) gets SIGKILL at a
-random moment of its run, as a power cut would. The same command is then run
+random moment of its run, as a power cut would (the batch holds born-digital pages, a
+scan to OCR and a recording to transcribe). The same command is then run
 to its end, and the store is compared with a clean run's chunk for chunk (id
 and payload), and the ledger file for file.
 """
@@ -24,6 +25,7 @@ from retrieval.qdrant_edge import QdrantEdgeStore
 from tests.conftest import ROOT, SAMPLES, VIGIE, run_vigie
 from tests.pdfmaker import make_text_pdf
 
+AUDIO = ROOT.parent / "shared" / "corpus" / "audio" / "en"
 SEEDS = (11, 37)  # kill moments early and late in the batch (uniform over 25-95% of it)
 
 
@@ -33,6 +35,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder.mkdir()
     shutil.copy(SAMPLES / "plumber_2023-06-20-PV.pdf", folder / "pv.pdf")
     shutil.copy(SAMPLES / "ocrmypdf_francais.pdf", folder / "scan.pdf")  # one page to OCR
+    shutil.copy(AUDIO / "jfk.flac", folder / "discours.flac")  # 11 s to transcribe
     make_text_pdf(
         folder / "secret.pdf",
         [
@@ -84,7 +87,7 @@ def clean_run(
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     state = store_state(home)
-    assert len({payload["document_id"] for _, payload in state}) == 3
+    assert len({payload["document_id"] for _, payload in state}) == 4
     return seconds, state, ledger_state(home)
 
 

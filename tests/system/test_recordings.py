@@ -7,6 +7,7 @@ exists."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import wave
 from pathlib import Path
@@ -143,6 +144,21 @@ def test_an_answer_cites_the_recording_by_its_seconds(
     assert cited and cited[0]["start"] is not None and cited[0]["page"] is None
 
 
+def test_a_summary_of_a_recording_cites_its_times_not_pages(
+    archive: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, _ = archive
+    summarized = run_vigie(["summarize", "declaration.ogg", "--json"], home, models_dir)
+    assert summarized.returncode == 0, summarized.stderr
+    summary = json.loads(summarized.stdout)
+    assert summary["label"] == "DIFFUSION RESTREINTE" and summary["pages_cited"] == []
+    times = summary["times_cited"]
+    assert times and all(0.0 <= t["start"] < t["end"] <= 24.0 for t in times)
+    assert "(p. " not in summary["summary"] and re.search(r"\(00:\d\d-00:\d\d", summary["summary"])
+    printed = run_vigie(["summarize", "declaration.ogg"], home, models_dir)
+    assert "Times cited: 00:" in printed.stdout and "Pages cited" not in printed.stdout
+
+
 def test_a_reader_below_a_recording_never_learns_it_exists(
     archive: tuple[Path, dict], models_dir: Path
 ) -> None:
@@ -224,3 +240,35 @@ def test_a_recording_heard_unsure_is_listed_to_review_for_those_cleared_for_it(
     reader = run_vigie(["status", "--json"], home, models_dir, **operator)
     assert reader.returncode == 0 and json.loads(reader.stdout)["to_review"] == []
     assert "entretien" not in reader.stdout
+
+
+def test_a_recording_may_take_longer_than_a_page_in_proportion_to_its_length(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """file_timeout alone (3 s) is too short to transcribe 47 s of speech; the file's
+    own deadline (file_timeout + recording_seconds_per_second x its length) is not."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    with wave.open(str(AUDIO / "en" / "librispeech-1272-128104-0000.wav"), "rb") as source:
+        params, frames = source.getparams(), source.readframes(source.getnframes())
+    with wave.open(str(batch / "long.wav"), "wb") as long:  # 8 x 5.9 s
+        long.setparams(params)
+        long.writeframes(frames * 8)
+    outcomes = {}
+    for per_second in ("0.01", "2"):
+        fed = run_vigie(
+            ["ingest", str(batch), "--json", "--retry-quarantined", "--level", "NON PROTÉGÉ"],
+            tmp_path / "home",
+            models_dir,
+            VIGIE_FILE_TIMEOUT="3",
+            VIGIE_RECORDING_SECONDS_PER_SECOND=per_second,
+        )
+        assert fed.returncode == 0, fed.stderr
+        outcomes[per_second] = json.loads(fed.stdout)["files"][0]
+    cut = outcomes["0.01"]
+    assert cut["state"] == "quarantined"
+    assert cut["reason"] == (
+        "parsing took more than 3 s (file_timeout + recording_seconds_per_second x its length):"
+        " the parser was stopped"
+    )
+    assert outcomes["2"]["state"] == "ingested" and outcomes["2"]["chunks"] >= 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from ingest.filetypes import RECORDING, sniff
 from ingest.markings import document_marking, read_spoken_markings
 from ingest.timecoded import chunk_transcript, merged_segments
 from ingest.transcribe import probe_recording
+from retrieval.analysis import spoken_once, timed_citations
 from retrieval.citations import heard_at
 from ui.subtitles import srt, vtt
 from vigie.config import Settings
@@ -192,6 +194,32 @@ def test_times_read_as_a_clock() -> None:
     assert place(3) == "page 3" and place(1, 81.2, 95.0) == "01:21-01:35"
     assert place_fields(1, 81.2, 95.0) == {"page": None, "start": 81.2, "end": 95.0}
     assert place_fields(4, None, None) == {"page": 4, "start": None, "end": None}
+
+
+def test_a_summary_of_a_recording_cites_its_passages_by_their_time() -> None:
+    spans = {1: (0.0, 41.5), 2: (38.0, 80.2), 3: (77.0, 121.0), 4: (118.0, 150.0)}
+    text = "On ouvre la séance (p. 1). Le budget est voté (pp. 2-3). Fin [p. 4] (p. 9)."
+    assert timed_citations(text, spans) == (
+        "On ouvre la séance (00:00-00:41). Le budget est voté (00:38-02:01). Fin (01:58-02:30)."
+    )
+    assert timed_citations("Deux moments (p. 1, 3).", spans) == (
+        "Deux moments (00:00-00:41, 01:17-02:01)."
+    )
+
+
+def test_a_translation_or_summary_reads_each_segment_of_a_recording_once() -> None:
+    said = [TranscriptSegment(10.0 * n, 10.0 * n + 9, f"phrase {n}.", 0.9) for n in range(5)]
+    chunks = [
+        Chunk("d", n, " ".join(s.text for s in part), "a.ogg", "/a.ogg", "d", 1, "Speech", "fr",
+              Level.NON_PROTEGE, start=part[0].start, end=part[-1].end, segments=part)
+        for n, part in enumerate((tuple(said[:3]), tuple(said[2:])))
+    ]  # fmt: skip
+    once = spoken_once(chunks)
+    assert [c.text for c in once] == ["phrase 0. phrase 1. phrase 2.", "phrase 3. phrase 4."]
+    assert (once[1].start, once[1].end) == (30.0, 49.0)
+    assert chunks[1].start == 20.0
+    pages = [replace(c, start=None, end=None, segments=()) for c in chunks]
+    assert spoken_once(pages) == pages  # pages are read as they are
 
 
 def test_subtitles_number_their_cues_and_write_milliseconds() -> None:

@@ -58,8 +58,8 @@ def aids(session: Session, t: Texts, document_id: str) -> None:
         with st.spinner(t("doc.summarizing")):
             _, _, summary = session.summarize(document_id)
         st.markdown(summary.text)
-        pages = ", ".join(map(str, summary.pages)) or t("none")
-        st.caption(f"{t('doc.cited_pages')} : {pages}")
+        cited = ", ".join(summary.cited()) or t("none")
+        st.caption(f"{t('doc.cited_times' if summary.times else 'doc.cited_pages')} : {cited}")
     for column, target, key in ((to_en, "en", "doc.to_en"), (to_fr, "fr", "doc.to_fr")):
         if column.button(t(key), key=f"doc_translate_{target}"):
             _, _, translation = session.translate(document_id, target)
