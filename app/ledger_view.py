@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.ledger import Ledger, LedgerEntry
-from vigie.contracts import Clearance, FileState, Level
+from vigie.contracts import Clearance, FileState, Level, PendingMarking
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class FileRow:
     rescan_pages: tuple[int, ...]
     batch: str
     review: str = ""  # a recording heard with low confidence: why to listen again
+    to_confirm: tuple[PendingMarking, ...] = ()  # weak markings a person should decide
 
     @classmethod
     def of(cls, entry: LedgerEntry) -> FileRow:
@@ -52,6 +53,7 @@ class FileRow:
             rescan_pages=tuple(entry.rescan_pages),
             batch=entry.batch,
             review=entry.review,
+            to_confirm=tuple(entry.to_confirm),
         )
 
 
@@ -72,6 +74,8 @@ class ArchiveStatus:
     quarantined: list[FileRow] = field(default_factory=list)
     rescans: list[FileRow] = field(default_factory=list)  # ingested, pages to re-scan
     reviews: list[FileRow] = field(default_factory=list)  # ingested recordings to listen to
+    # Ingested documents with weak markings to decide, for users cleared to those levels.
+    confirmations: list[FileRow] = field(default_factory=list)
     batches: list[tuple[str, int]] = field(default_factory=list)  # newest first, ingested
     chunks_in_store: int | None = None  # None: the store is busy (an ingestion runs)
 
@@ -92,6 +96,14 @@ class ArchiveStatus:
             "chunks_in_store": self.chunks_in_store,
             "quarantined": [{"path": r.path, "reason": r.reason} for r in self.quarantined],
             "to_review": [{"path": r.path, "reason": r.review} for r in self.reviews],
+            "to_confirm": [
+                {
+                    "path": r.path,
+                    "level": r.level.label if r.level else None,
+                    "markings": [m.to_dict() for m in r.to_confirm],
+                }
+                for r in self.confirmations
+            ],  # fmt: skip
             "batches": [{"batch": b, "ingested": n} for b, n in self.batches],
         }
 
@@ -102,6 +114,15 @@ def may_see(entry: LedgerEntry, clearance: Clearance, user: str) -> bool:
     if entry.level is None:
         return (bool(entry.fed_by) and entry.fed_by == user) or clearance.level == max(Level)
     return clearance.allows(Level(entry.level), entry.caveats)
+
+
+def may_decide(entry: LedgerEntry, clearance: Clearance, user: str) -> bool:
+    """An ingested document with weak markings that `clearance` allows at their level:
+    their evidence may be as secret as the level they claim."""
+    if entry.state != FileState.INGESTED or not entry.to_confirm:
+        return False
+    highest = max(m.level for m in entry.to_confirm)
+    return may_see(entry, clearance, user) and clearance.allows(highest, entry.caveats)
 
 
 def visible_rows(
@@ -142,6 +163,11 @@ def archive_status(
         quarantined=[r for r in rows if r.state == FileState.QUARANTINED],
         rescans=[r for r in rows if r.state == FileState.INGESTED and r.rescan_pages],
         reviews=[r for r in rows if r.state == FileState.INGESTED and r.review],
+        confirmations=[
+            FileRow.of(e)
+            for e in ledger.in_state(FileState.INGESTED)
+            if may_decide(e, clearance, user)
+        ],  # fmt: skip
         batches=batches,
         chunks_in_store=chunks_in_store,
     )

@@ -24,7 +24,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.ledger_view import ArchiveStatus, FileRow, archive_status, may_see, visible_rows
+from app.ledger_view import (
+    ArchiveStatus,
+    FileRow,
+    archive_status,
+    may_decide,
+    may_see,
+    visible_rows,
+)
 from vigie.audit import AuditRecord, Verification
 from vigie.contracts import (
     Chunk,
@@ -407,6 +414,40 @@ class Session:
         ]
         self.audit("remove", key=key, removed=[e.sha256 for e in removed])
         return removed
+
+    def decide_marking(self, key: str, confirm: bool) -> tuple[FileRow, Level]:
+        """Confirm (raise the document to it) or dismiss the weak marking of the document
+        `key` names (its path, file name or SHA-256 prefix), among those this admin is
+        cleared to decide; any other is unknown, in the same words as one never ingested."""
+        self.require(Action.DECIDE_MARKINGS)
+        resolved = str(Path(key).expanduser().resolve())
+        prefix = key.lower() if len(key) >= 8 else None
+
+        def named(entry: LedgerEntry) -> bool:
+            return (
+                entry.path in (key, resolved)
+                or entry.file_name == key
+                or (prefix is not None and entry.sha256.startswith(prefix))
+            )
+
+        with self.services.read_ledger() as ledger:
+            ingested = ledger.in_state(FileState.INGESTED) if ledger is not None else []
+        mine = [e for e in ingested if named(e) and may_decide(e, self.clearance, self.user.name)]
+        if len(mine) != 1:
+            many = f"{len(mine)} documents with a marking to confirm match" if mine else ""
+            raise NotFound(
+                f"{many or 'no document with a marking to confirm matches'} {key!r}: "
+                "give its path or a longer SHA-256 prefix (see `vigie status`)"
+            )
+        entry = mine[0]
+        level = self.services.pipeline.settle_marking(entry, confirm)
+        self.audit(
+            "confirm_marking" if confirm else "dismiss_marking",
+            document_id=entry.sha256,
+            markings=[m.to_dict() for m in entry.to_confirm],
+            level=level.label,
+        )
+        return FileRow.of(entry), level
 
     def retry_quarantine(self, progress=None) -> BatchReport:
         """Read every quarantined file this user may see again, from where it was."""

@@ -27,12 +27,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vigie.contracts import FileState
+from vigie.contracts import FileState, PendingMarking
 from vigie.errors import Unavailable
 
 _SCHEMA = """
@@ -61,12 +61,13 @@ _ADDED_COLUMNS = {
     "fed_by": ("TEXT NOT NULL DEFAULT ''", "''"),
     "audio_seconds": ("REAL NOT NULL DEFAULT 0", "0"),
     "review": ("TEXT NOT NULL DEFAULT ''", "''"),
+    "to_confirm": ("TEXT NOT NULL DEFAULT '[]'", "'[]'"),
 }
 # In `LedgerEntry`'s field order.
 _NAMES = (
     "sha256", "path", "file_name", "state", "reason", "pages", "chunks", "ocr_pages", "level",
     "caveats", "seconds", "rescan_pages", "updated_at", "batch", "fed_by", "audio_seconds",
-    "review",
+    "review", "to_confirm",
 )  # fmt: skip
 _COLUMNS = ", ".join(_NAMES)
 
@@ -104,13 +105,19 @@ class LedgerEntry:
     fed_by: str = ""  # the user who ran that batch ("" before it was recorded)
     audio_seconds: float = 0.0  # a recording's length
     review: str = ""  # why a person should listen to a recording again ("" if not)
+    to_confirm: list[PendingMarking] = field(default_factory=list)  # weak markings left out
 
     @classmethod
     def from_row(cls, row: tuple) -> LedgerEntry:
         values = list(row)
         values[9] = json.loads(values[9] or "[]")
         values[11] = json.loads(values[11] or "[]")
+        values[17] = [PendingMarking.from_json(m) for m in json.loads(values[17] or "[]")]
         return cls(*values)
+
+
+def _pending_json(pending: Sequence[PendingMarking]) -> str:
+    return json.dumps([m.to_json() for m in pending], ensure_ascii=False)
 
 
 def _batch_order(row: tuple[str, int]) -> tuple[str, int]:
@@ -294,6 +301,7 @@ class Ledger:
                     entry.fed_by,
                     round(entry.audio_seconds, 2),
                     entry.review,
+                    _pending_json(entry.to_confirm),
                 ),
             )
             for sha256 in replaced:
@@ -314,6 +322,14 @@ class Ledger:
             db.execute(
                 "UPDATE files SET level = ?, caveats = ?, updated_at = ? WHERE sha256 = ?",
                 (level, json.dumps(caveats, ensure_ascii=False), time.time(), sha256),
+            )
+
+    def set_to_confirm(self, sha256: str, pending: Sequence[PendingMarking]) -> None:
+        """The weak markings still to confirm (none once a person has decided)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE files SET to_confirm = ?, updated_at = ? WHERE sha256 = ?",
+                (_pending_json(pending), time.time(), sha256),
             )
 
     def close(self) -> None:

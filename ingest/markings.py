@@ -59,6 +59,16 @@ Three kinds of marking are read:
    "(NR)", "(NC)", "(NS)", "(CTS)", optionally with "SF" for SPÉCIAL FRANCE:
    "(S SF)", "(DR-SF)", "(S//SF)".
 
+Markings are read with their strength (`Marking.kind`). Banner lines and capitals
+are strong, as are portion marks of two letters or more. A lone one-letter mark,
+"(S)", is weak: French and Québec administrations write "(s)" or "(S)" before a
+signature ("signé"), so "(S) Jean Dupont" under "Le maire" is a signature and not a
+marking at all (a mark followed by a person's name or a title, with a title such as
+maire, greffier, directeur on its line or the next to it). A weak mark counts only
+in a document that also has a banner or at least `SEVERAL_PORTIONS` portion-marked
+paragraphs; otherwise `weigh_markings` leaves it out of the level and returns it
+"to confirm", with its page and line, for a person cleared to it to decide.
+
 Caveats are returned in the canonical form given in `known_caveats` (by
 default `DEFAULT_CAVEATS`). A caveat found on a line with no level name
 implies at least DIFFUSION RESTREINTE: restriction caveats only ever accompany
@@ -71,6 +81,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -186,6 +197,28 @@ _PORTION = re.compile(
 )
 
 
+# How strong a marking's evidence is: a banner (or capitals, or a spoken marking), a
+# portion mark of two letters or more, or a lone one-letter portion mark ("(S)").
+MarkingKind = Literal["banner", "portion", "weak"]
+SEVERAL_PORTIONS = 2  # portion-marked paragraphs that make a lone "(S)" count
+
+# Titles beside a signature: "(S) Jean Dupont" under "Le maire" signs, it does not mark.
+_SIGNATURE_TITLES = frozenset(
+    {
+        "MAIRE", "MAIRESSE", "GREFFIER", "GREFFIERE", "DIRECTEUR", "DIRECTRICE", "SECRETAIRE",
+        "PRESIDENT", "PRESIDENTE", "TRESORIER", "TRESORIERE", "PREFET", "PREFETE", "MINISTRE",
+        "ADJOINT", "ADJOINTE", "CONSEILLER", "CONSEILLERE", "NOTAIRE", "JUGE", "CHEF",
+        "GENERAL", "COLONEL", "COMMANDANT", "CAPITAINE", "LIEUTENANT", "AMIRAL", "DOYEN",
+        "RECTEUR", "COMMISSAIRE", "GOUVERNEUR", "SIGNE", "MAYOR", "CLERK", "DIRECTOR",
+        "SECRETARY", "CHAIRMAN", "CHAIR", "TREASURER", "COMMISSIONER", "SIGNED",
+    }
+)  # fmt: skip
+SIGNATURE_REACH = 3  # lines of text around a mark where a signature's title may stand
+_MARK_BESIDE = re.compile(r"\(\s*[sS]\s*\)")  # "(s) Marie Roy", a second signature
+_SIGNATURE_END = re.compile(r"[,_;:(]")  # where a signature's name ends
+_NAME_PARTICLES = frozenset({"DE", "DU", "DES", "LA", "LE", "D", "L", "VAN", "VON", "ET"})
+
+
 @dataclass(frozen=True)
 class Marking:
     """A classification marking read on one line of one page."""
@@ -194,6 +227,8 @@ class Marking:
     caveats: frozenset[str]
     page: int
     evidence: str  # the line it was read from, truncated to EVIDENCE_CHARS
+    kind: MarkingKind = "banner"
+    line: int = 0  # its line in the page text as read (a paragraph is one), from 1
 
 
 @dataclass(frozen=True)
@@ -461,18 +496,58 @@ def _read_capitals(tokens: Sequence[_Token], phrases: Sequence[_Phrase]) -> list
     return found
 
 
-def _read_portion(line: str, caveats: Sequence[_Phrase]) -> tuple[set[Level], set[str]]:
+def _read_portion(
+    line: str, caveats: Sequence[_Phrase]
+) -> tuple[set[Level], set[str], MarkingKind | None]:
     match = _PORTION.match(line)
     if match is None:
-        return set(), set()
+        return set(), set(), None
     found_caveats = {_canonical_caveat(SPECIAL_FRANCE, caveats)} if match["sf"] else set()
-    return {PORTION_LEVELS[match["abbr"]]}, found_caveats
+    kind: MarkingKind = "weak" if len(match["abbr"]) == 1 and not match["sf"] else "portion"
+    return {PORTION_LEVELS[match["abbr"]]}, found_caveats, kind
+
+
+def _is_title_line(line: str) -> bool:
+    return any(word in _SIGNATURE_TITLES for word in fold(line).split())
+
+
+def _names_a_person(rest: str) -> bool:
+    """What follows a mark, up to a comma, a rule or a second signature, is a name or a
+    title ("Jean Dupont", "J.-P. DE LA TOUR, maire", "Le greffier", "Audrey Senécal
+    ____ Greffière"): a few words, each capitalised, a particle or a title; not a
+    sentence ("Le convoi part à l'aube")."""
+    head = _SIGNATURE_END.split(_MARK_BESIDE.sub(",", rest))[0]
+    words = _WORD.findall(head)
+    return 1 <= len(words) <= 6 and all(
+        w[0].isupper() or fold(w) in _NAME_PARTICLES | _SIGNATURE_TITLES for w in words
+    )
+
+
+def _is_signature(lines: Sequence[str], at: int) -> bool:
+    """Line `at`, a lone one-letter mark, signs: a name or title follows the mark, and a
+    title ("Mairesse", "Signé à ...") stands on its line or among the
+    `SIGNATURE_REACH` lines of text before or after it (rules "_____" not counted)."""
+    line = lines[at]
+    match = _PORTION.match(line)
+    if match is None or not _names_a_person(line[match.end() :]):
+        return False
+    near = [line]
+    for step in (-1, 1):
+        n, taken = at + step, 0
+        while 0 <= n < len(lines) and taken < SIGNATURE_REACH:
+            if _WORD.search(lines[n]):
+                near.append(lines[n])
+                taken += 1
+            n += step
+    return any(_is_title_line(text) for text in near)
 
 
 # --- lines, pages, documents ---------------------------------------------------------
 
 
-def _read_line(line: str, caveats: Sequence[_Phrase]) -> tuple[Level | None, frozenset[str]]:
+def _read_line(
+    line: str, caveats: Sequence[_Phrase]
+) -> tuple[Level | None, frozenset[str], MarkingKind]:
     tokens = _tokens(line)
     levels, found_caveats = _read_banner(line, tokens, caveats)
     for phrase in _read_capitals(tokens, _distinctive_phrases() + tuple(caveats)):
@@ -480,30 +555,35 @@ def _read_line(line: str, caveats: Sequence[_Phrase]) -> tuple[Level | None, fro
             levels.add(phrase.level)
         if phrase.caveat:
             found_caveats.add(phrase.caveat)
-    portion_levels, portion_caveats = _read_portion(line, caveats)
+    strong = bool(levels)
+    portion_levels, portion_caveats, portion = _read_portion(line, caveats)
     levels |= portion_levels
     found_caveats |= portion_caveats
+    kind: MarkingKind = "banner" if strong or portion is None else portion
     if levels:
-        return max(levels), frozenset(found_caveats)
+        return max(levels), frozenset(found_caveats), kind
     if found_caveats:
-        return Level.DIFFUSION_RESTREINTE, frozenset(found_caveats)
-    return None, frozenset()
+        return Level.DIFFUSION_RESTREINTE, frozenset(found_caveats), kind
+    return None, frozenset(), kind
 
 
 def read_markings(
     pages: Iterable[tuple[int, str]], known_caveats: Iterable[str] = DEFAULT_CAVEATS
 ) -> list[Marking]:
-    """One `Marking` per line of `pages` ((page number, text) pairs) that carries one."""
+    """One `Marking` per line of `pages` ((page number, text) pairs) that carries one;
+    a signature line ("(S) Jean Dupont" beside "Le maire") carries none."""
     caveats = _caveat_phrases(known_caveats)
     markings = []
     for page, text in pages:
-        for line in text.splitlines():
+        lines = text.splitlines()
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            level, found_caveats = _read_line(line, caveats)
-            if level is not None:
-                evidence = line.strip()[:EVIDENCE_CHARS]
-                markings.append(Marking(level, found_caveats, page, evidence))
+            level, found_caveats, kind = _read_line(line, caveats)
+            if level is None or (kind == "weak" and _is_signature(lines, number - 1)):
+                continue
+            evidence = line.strip()[:EVIDENCE_CHARS]
+            markings.append(Marking(level, found_caveats, page, evidence, kind, number))
     return markings
 
 
@@ -543,7 +623,7 @@ def read_spoken_markings(
         levels: list[Level] = []
         found: set[str] = set()
         for line in lines:
-            level, line_caveats = _read_line(line, caveats)
+            level, line_caveats, _ = _read_line(line, caveats)
             if level is not None:
                 levels.append(level)
                 found |= line_caveats
@@ -553,7 +633,36 @@ def read_spoken_markings(
     return markings
 
 
+@dataclass(frozen=True)
+class MarkingReading:
+    """What a document's markings say once weighed: the level and caveats they give,
+    and the weak marks above that level that did not count, for a person to confirm."""
+
+    level: Level | None
+    caveats: frozenset[str]
+    to_confirm: tuple[Marking, ...] = ()
+
+
+def weigh_markings(markings: Iterable[Marking]) -> MarkingReading:
+    """The document's level from its markings, weak ones counted only beside a banner
+    or among `SEVERAL_PORTIONS` portion-marked paragraphs or more."""
+    markings = list(markings)
+    portions = {(m.page, m.line) for m in markings if m.kind != "banner"}
+    weak_count = any(m.kind == "banner" for m in markings) or len(portions) >= SEVERAL_PORTIONS
+    if weak_count:
+        return MarkingReading(*_highest(markings))
+    level, caveats = _highest(m for m in markings if m.kind != "weak")
+    pending = tuple(m for m in markings if m.kind == "weak" and (level is None or m.level > level))
+    return MarkingReading(level, caveats, pending)
+
+
 def document_marking(markings: Iterable[Marking]) -> tuple[Level | None, frozenset[str]]:
+    """The level and caveats `weigh_markings` gives (a weak mark alone does not count)."""
+    reading = weigh_markings(markings)
+    return reading.level, reading.caveats
+
+
+def _highest(markings: Iterable[Marking]) -> tuple[Level | None, frozenset[str]]:
     """The highest level marked on any page (None if none) and every caveat seen."""
     level: Level | None = None
     caveats: set[str] = set()

@@ -48,10 +48,10 @@ from ingest.ledger import Ledger, LedgerEntry
 from ingest.markings import (
     DEFAULT_CAVEATS,
     Marking,
-    document_marking,
     fold,
     read_markings,
     read_spoken_markings,
+    weigh_markings,
 )
 from ingest.parse import FileProbe, Pages
 from ingest.timecoded import chunk_transcript
@@ -59,7 +59,7 @@ from ingest.workers import ParserPool, task_outcome, too_long
 from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from vigie.config import Settings
-from vigie.contracts import Chunk, FileOutcome, FileState, Level, SourceDocument
+from vigie.contracts import Chunk, FileOutcome, FileState, Level, PendingMarking, SourceDocument
 from vigie.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,14 @@ class BatchReport:
         """Recordings heard with too little confidence: a person should listen."""
         return [{"path": o.path, "reason": o.review} for o in self.outcomes if o.review]
 
+    def to_confirm(self) -> list[dict[str, Any]]:
+        """Documents whose weak markings did not count: a person cleared to them decides."""
+        return [
+            {"path": o.path, "markings": [m.to_dict() for m in o.to_confirm]}
+            for o in self.outcomes
+            if o.to_confirm
+        ]
+
     def slowest(self) -> list[FileOutcome]:
         parsed = [
             o
@@ -165,6 +173,7 @@ class BatchReport:
             "index_seconds": round(self.index_seconds, 2),
             "needs_rescan": self.needs_rescan(),
             "to_review": self.to_review(),
+            "to_confirm": self.to_confirm(),
             "slowest": [{"path": o.path, "seconds": round(o.seconds, 2)} for o in self.slowest()],
             "files": [o.to_dict() for o in self.outcomes],
         }
@@ -428,19 +437,37 @@ class IngestPipeline:
                 removed.append(entry)
         return removed
 
+    def settle_marking(self, entry: LedgerEntry, confirm: bool) -> Level:
+        """A person's decision on `entry`'s weak markings: confirmed, the document is
+        raised to their highest level (store and ledger); dismissed, its level stays.
+        Either way nothing is left to confirm. Returns the document's level."""
+        level = Level(entry.level) if entry.level is not None else min(Level)
+        if confirm:
+            level = max([level, *(m.level for m in entry.to_confirm)])
+            self.store.publish(entry.sha256, int(level), level.label, tuple(entry.caveats))
+            self.ledger.set_classification(entry.sha256, int(level), entry.caveats)
+        self.ledger.set_to_confirm(entry.sha256, [])
+        return level
+
     def classify(
         self, markings: Iterable[Marking], declared: Declaration, read: bool = True
-    ) -> tuple[Level | None, tuple[str, ...]]:
-        """The highest of the markings and the declaration, and every caveat of either.
+    ) -> tuple[Level | None, tuple[str, ...], list[PendingMarking]]:
+        """The highest of the markings and the declaration, every caveat of either, and
+        the weak markings above that level left for a person to confirm.
 
         A declaration can raise what the markings say, never lower it. With
         neither, the site's level for unmarked documents, if it names one and the
         file was `read` (an unreadable file's level stays unknown).
         """
-        found, found_caveats = document_marking(markings)
-        levels = [lvl for lvl in (found, declared.level) if lvl is not None]
+        reading = weigh_markings(markings)
+        levels = [lvl for lvl in (reading.level, declared.level) if lvl is not None]
         level = max(levels) if levels else (self.settings.unmarked() if read else None)
-        return level, tuple(sorted(set(declared.caveats) | set(found_caveats)))
+        pending = [
+            PendingMarking(m.level, m.page, m.line, m.evidence)
+            for m in reading.to_confirm
+            if level is None or m.level > level
+        ]
+        return level, tuple(sorted(set(declared.caveats) | set(reading.caveats))), pending
 
 
 class _Batch:
@@ -582,6 +609,9 @@ class _Batch:
             level = max(lvl for lvl in (level, declared.level) if lvl is not None)
             self._guarded(self.p.store.publish, known.sha256, int(level), level.label, caveats)
             self._guarded(self.p.ledger.set_classification, known.sha256, int(level), caveats)
+            still = [m for m in known.to_confirm if m.level > level]  # the rest is settled
+            if still != known.to_confirm:
+                self._guarded(self.p.ledger.set_to_confirm, known.sha256, still)
             state, reason = (
                 FileState.RECLASSIFIED,
                 f"already ingested; declared level {level.label}",
@@ -716,7 +746,7 @@ class _Batch:
         if job.chunker is not None:
             job.waiting += job.chunker.finish()
         self._write(job)
-        level, caveats = self.p.classify(job.markings, job.declared)
+        level, caveats, pending = self.p.classify(job.markings, job.declared)
         seconds = time.perf_counter() - job.started
         assert job.probe is not None
         pages = 0 if job.probe.kind == RECORDING else job.probe.pages  # a recording has none
@@ -759,6 +789,7 @@ class _Batch:
             fed_by=self.fed_by,
             audio_seconds=job.audio_seconds,
             review=job.review,
+            to_confirm=pending,
         )
         self._guarded(self.p.ledger.record, entry, older)
         reason = "new version of a file ingested before" if older else ""
@@ -773,6 +804,7 @@ class _Batch:
                 rescan_pages=rescan,
                 audio_seconds=job.audio_seconds,
                 review=job.review,
+                to_confirm=pending,
                 **base,
             )
         )
@@ -786,7 +818,7 @@ class _Batch:
         far, the declared level): who may see its name in the ledger depends on it."""
         if job.started_writing:
             self._guarded(self.p.store.delete_document, job.sha256)
-        level, caveats = self.p.classify(job.markings, job.declared, read=False)
+        level, caveats, _ = self.p.classify(job.markings, job.declared, read=False)
         entry = LedgerEntry(
             job.sha256,
             str(job.path),
@@ -820,7 +852,7 @@ class _Batch:
 
     def _quarantine_unhashed(self, path: Path, reason: str) -> None:
         """Quarantine a file that could not even be hashed: keyed by its path."""
-        level, caveats = self.p.classify((), self.declarations.for_file(path), read=False)
+        level, caveats, _ = self.p.classify((), self.declarations.for_file(path), read=False)
         entry = LedgerEntry(
             f"path:{path}", str(path), path.name, FileState.QUARANTINED, reason,
             level=int(level) if level is not None else None, caveats=list(caveats),

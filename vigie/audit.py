@@ -79,6 +79,8 @@ class AuditAction(StrEnum):
     QUARANTINE = "quarantine"
     REMOVE = "remove"
     STATUS = "status"
+    CONFIRM_MARKING = "confirm_marking"  # a weak marking confirmed: the document raised
+    DISMISS_MARKING = "dismiss_marking"  # a weak marking dismissed: its level stays
     # administration
     USER_ADDED = "user_added"
     USER_CHANGED = "user_changed"

@@ -389,6 +389,28 @@ class FileState(StrEnum):
     SKIPPED = "skipped"  # not a file Vigie reads (a link loop, a missing path...)
 
 
+@dataclass(frozen=True)
+class PendingMarking:
+    """A weak marking that did not count ("(S)" alone, neither a banner nor several
+    portion marks beside it): a person cleared to its level confirms or dismisses it."""
+
+    level: Level
+    page: int
+    line: int
+    evidence: str
+
+    def to_dict(self) -> dict:
+        return {"level": self.level.label, "page": self.page, "line": self.line,
+                "evidence": self.evidence}  # fmt: skip
+
+    def to_json(self) -> dict:
+        return self.to_dict() | {"level": int(self.level)}
+
+    @classmethod
+    def from_json(cls, stored: dict) -> PendingMarking:
+        return cls(Level(stored["level"]), stored["page"], stored["line"], stored["evidence"])
+
+
 @dataclass
 class FileOutcome:
     """What happened to one file of an ingestion batch."""
@@ -405,6 +427,7 @@ class FileOutcome:
     rescan_pages: list[int] = field(default_factory=list)  # OCR confidence under threshold
     audio_seconds: float = 0.0  # a recording's length, once transcribed
     review: str = ""  # a recording heard with low confidence: why to listen again
+    to_confirm: list[PendingMarking] = field(default_factory=list)  # weak markings
 
     def to_dict(self) -> dict:
         return {
@@ -420,4 +443,5 @@ class FileOutcome:
             "rescan_pages": self.rescan_pages,
             "audio_seconds": round(self.audio_seconds, 2),
             "review": self.review,
+            "to_confirm": [m.to_dict() for m in self.to_confirm],
         }

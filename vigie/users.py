@@ -53,6 +53,7 @@ class Action(StrEnum):
     INGEST = "ingest"  # ingest, status, remove, quarantine
     MANAGE_USERS = "manage_users"
     READ_AUDIT = "read_audit"
+    DECIDE_MARKINGS = "decide_markings"  # confirm or dismiss a weak marking (admins)
 
 
 # Operators feed the archive but do not read it: ingesting is not a need to know.

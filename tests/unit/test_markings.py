@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ingest.markings import (
     DEFAULT_CAVEATS,
     LEVEL_NAMES,
     Marking,
+    MarkingReading,
     document_marking,
     fold,
     read_markings,
+    weigh_markings,
 )
 from vigie import contracts
 from vigie.contracts import Level
@@ -67,7 +72,7 @@ def test_fold_uppercases_strips_accents_and_punctuation() -> None:
 )
 def test_banner_line_for_every_level_name(line: str, level: Level) -> None:
     markings = read_line(line)
-    assert markings == [Marking(level, frozenset(), 1, line)]
+    assert markings == [Marking(level, frozenset(), 1, line, "banner", 1)]
 
 
 @pytest.mark.parametrize(
@@ -190,7 +195,6 @@ def test_caveat_in_capitals_anywhere_in_a_line() -> None:
     [
         ("(NP) Le calendrier des réunions est public.", NP, set()),
         ("(DR) Les effectifs sont répartis en trois groupes.", DR, set()),
-        ("(S) Le sous-marin appareille le 12 mars.", S, set()),
         ("(TS) Les codes de lancement sont changés chaque jour.", TS, set()),
         ("(CD) Les essais ont eu lieu à Mururoa.", S, set()),
         ("(SD) Le dispositif est renforcé.", S, set()),
@@ -209,6 +213,7 @@ def test_caveat_in_capitals_anywhere_in_a_line() -> None:
 )
 def test_portion_markings(line: str, level: Level, caveats: set[str]) -> None:
     assert document_marking(read_line(line)) == (level, frozenset(caveats))
+    assert all(m.kind == "portion" for m in read_line(line))
 
 
 @pytest.mark.parametrize(
@@ -251,6 +256,76 @@ def test_not_portion_markings(line: str) -> None:
 )
 def test_prose_and_near_misses_are_not_markings(line: str) -> None:
     assert read_line(line) == []
+
+
+# -- weak marks: "(S)" alone, and signatures ------------------------------------------------
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "documents"
+SIGNED = (  # real bylaws of a Québec town, signed "(s) Name" above the title
+    "fr-born-digital/alexis_Rgl-1314-2021-L-Lotissement.pdf",
+    "fr-born-digital/alexis_2022-04-19-Rgl-1324-redevances-adopte.pdf",
+)
+
+
+def pdf_pages(path: Path) -> list[tuple[int, str]]:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(path)
+    try:
+        return [(n, page.get_textpage().get_text_range()) for n, page in enumerate(document, 1)]
+    finally:
+        document.close()
+
+
+@pytest.mark.parametrize("name", SIGNED)
+def test_real_signature_blocks_are_not_markings_even_in_capitals(name: str) -> None:
+    pages = pdf_pages(CORPUS / name)
+    signed = [(n, re.sub(r"\(s\)", "(S)", text)) for n, text in pages]  # as others write it
+    assert sum(text.count("(S)") for _, text in signed) >= 4
+    assert read_markings(signed) == []
+    assert weigh_markings(read_markings(signed)) == MarkingReading(None, frozenset())
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "Le maire,\n\n(S) Jean Dupont",
+        "(S) Jean-Pierre DE LA TOUR, greffier",
+        "(S) Marie Gagnon              (S) Luc Roy\n_______\nMarie Gagnon   Luc Roy\n"
+        "Mairesse   Directeur général",
+        "Signé à Toulon, le 3 mai 1986.\n(S) Amiral Henri Martin",
+        "(S) John Smith\nMayor",
+        # as the parser joins a block: name, rule, name and title on one line
+        "(S) Audrey Senécal ____ Me Audrey Senécal Greffière et directrice des services",
+    ],
+)
+def test_a_mark_before_a_name_beside_a_title_is_a_signature(block: str) -> None:
+    assert read_markings([(1, block)]) == []
+
+
+def test_a_lone_one_letter_mark_is_weak_and_left_to_confirm() -> None:
+    page = "Note de service\n\n(S) Le sous-marin appareille le 12 mars de Brest.\n\nFin."
+    markings = read_markings([(4, page)])
+    assert [(m.level, m.kind, m.page, m.line) for m in markings] == [(S, "weak", 4, 3)]
+    reading = weigh_markings(markings)
+    assert (reading.level, reading.to_confirm) == (None, tuple(markings))
+    assert level_of("(S) Jean Dupont") is None  # a name without a title: weak, not counted
+    for sentence in ("(S) Le directeur de la base a ordonné le départ.\nLe maire",
+                     "(S) Opération Daguet est lancée.\nLe général"):  # fmt: skip
+        assert [m.kind for m in read_markings([(1, sentence)])] == ["weak"]
+
+
+@pytest.mark.parametrize(
+    "pages",
+    [
+        [(1, "DIFFUSION RESTREINTE"), (2, "(S) Le sous-marin appareille le 12 mars.")],
+        [(1, "(S) Le convoi part de Toulon.\n(DR) Les effectifs sont de 40 hommes.")],
+        [(1, "(S) The convoy leaves Toulon at dawn."), (3, "(S) The escort is two frigates.")],
+    ],
+)
+def test_a_one_letter_mark_counts_beside_a_banner_or_other_portion_marks(pages) -> None:
+    reading = weigh_markings(read_markings(pages))
+    assert (reading.level, reading.to_confirm) == (S, ())
 
 
 def test_highest_level_across_pages_wins() -> None:

@@ -43,6 +43,14 @@ def ledger_view(session: Session, t: Texts, status: ArchiveStatus) -> None:
     if status.reviews:
         st.subheader(t("ingest.review"))
         st.table([{t("ingest.file"): r.path, t("ingest.reason"): r.review} for r in status.reviews])
+    if status.confirmations:
+        st.subheader(t("ingest.confirm"))
+        st.caption(t("ingest.confirm_how"))
+        st.table(
+            [{t("ingest.file"): r.path, t("ingest.marking"): f"{m.level.label}? p. {m.page}, "
+              f"{t('ingest.line')} {m.line} : {m.evidence}"}
+             for r in status.confirmations for m in r.to_confirm]
+        )  # fmt: skip
     if status.batches:
         st.subheader(t("ingest.batches"))
         shown = status.batches[:20]
