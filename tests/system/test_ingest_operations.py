@@ -213,7 +213,7 @@ def test_an_old_ledger_without_batches_opens_and_migrates(tmp_path: Path) -> Non
     db = sqlite3.connect(path)
     columns = [row[1] for row in db.execute("PRAGMA table_info(files)")]
     db.close()
-    assert columns[-7:] == [
+    assert columns[-8:] == [
         "caveats",
         "seconds",
         "rescan_pages",
@@ -221,5 +221,6 @@ def test_an_old_ledger_without_batches_opens_and_migrates(tmp_path: Path) -> Non
         "fed_by",
         "audio_seconds",
         "review",
+        "to_confirm",
     ]
     Ledger(path).close()  # opening again changes nothing
