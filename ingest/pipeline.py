@@ -55,6 +55,7 @@ from ingest.markings import (
 )
 from ingest.parse import FileProbe, Pages
 from ingest.timecoded import chunk_transcript
+from ingest.unpack import ZipLimits, is_zip, unpack_zip
 from ingest.workers import ParserPool, task_outcome, too_long
 from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
@@ -70,7 +71,8 @@ RECORDING_SUFFIXES = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac"}
     | {".mp4", ".m4v", ".mkv", ".webm", ".mov"}
 )
-SUPPORTED_SUFFIXES = DOCUMENT_SUFFIXES | RECORDING_SUFFIXES
+ARCHIVE_SUFFIXES = frozenset({".zip"})  # expanded, their members read (ingest/unpack.py)
+SUPPORTED_SUFFIXES = DOCUMENT_SUFFIXES | RECORDING_SUFFIXES | ARCHIVE_SUFFIXES
 # A folder's declared classification, for every file in it and below it.
 DECLARATION_FILE = "vigie-classification.toml"
 # Chunks are written (pending) with this level until the document's real one is known.
@@ -159,6 +161,7 @@ class BatchReport:
             FileState.QUARANTINED,
             FileState.REFUSED,
             FileState.SKIPPED,
+            FileState.EXPANDED,
         )
         return {
             "batch": self.batch,
@@ -501,6 +504,8 @@ class _Batch:
         self.pages_done = 0
         self.ocr_done = 0
         self.audio_done = 0.0  # seconds of recordings transcribed
+        # Members of expanded zip archives: their archive's declaration and nesting depth.
+        self.members: dict[Path, tuple[Declaration, int]] = {}
 
     def run(self) -> None:
         from tqdm import tqdm
@@ -553,6 +558,8 @@ class _Batch:
         started = time.perf_counter()
         try:
             declared = self.declarations.for_file(path)
+            if path in self.members:
+                declared = declared.merged(self.members[path][0])
             size = path.stat().st_size
             if size > self.settings.max_file_mb * 1024 * 1024:
                 raise UnreadableFile(
@@ -593,7 +600,55 @@ class _Batch:
             )
             self._finish(outcome)
             return None
+        if is_zip(path):
+            self._expand(path, sha256, declared, started)
+            return None
         return _FileJob(path, sha256, declared, started, deadline=self.settings.file_timeout)
+
+    def _expand(self, path: Path, sha256: str, declared: Declaration, started: float) -> None:
+        """A zip archive: its members, expanded under Vigie's home, join the batch next
+        (with the archive's declaration); an archive refused whole is quarantined."""
+        depth = self.members.get(path, (declared, 0))[1] + 1
+        into = self.settings.home / "unpacked" / f"{path.stem[:60]}-{sha256[:12]}"
+        limits = ZipLimits(
+            self.settings.max_zip_members,
+            int(self.settings.max_zip_mb * 1024 * 1024),
+            self.settings.max_zip_ratio,
+        )
+        try:
+            if depth > self.settings.max_zip_depth:
+                raise UnreadableFile(
+                    f"zip archive nested {depth} deep, over the {self.settings.max_zip_depth} "
+                    "limit (max_zip_depth)"
+                )
+            unpacked = unpack_zip(path, into, limits)
+        except UnreadableFile as exc:
+            level, caveats, _ = self.p.classify((), declared, read=False)
+            entry = LedgerEntry(
+                sha256, str(path), path.name, FileState.QUARANTINED, str(exc),
+                level=int(level) if level is not None else None, caveats=list(caveats),
+                batch=self.batch, fed_by=self.fed_by,
+            )  # fmt: skip
+            self._guarded(self.p.ledger.record, entry)
+            self._finish(FileOutcome(str(path), FileState.QUARANTINED, str(exc)))
+            return
+        read = []
+        for member, name in unpacked.members:
+            if member.name == DECLARATION_FILE or member.name.startswith("."):
+                continue  # a declaration inside the archive applies to its folder
+            if member.suffix.lower() in SUPPORTED_SUFFIXES:
+                read.append(member)
+                self.members[member] = (declared, depth)
+            else:
+                self.report.ignored.append(f"{path}/{name}")
+        for name, reason in unpacked.refused:
+            self._quarantine_unhashed(Path(f"{path}/{name}"), reason, declared)
+        self.queue.extendleft(reversed(read))
+        self.bar.total += len(read)
+        refused = f", {len(unpacked.refused)} refused" if unpacked.refused else ""
+        reason = f"zip archive: {len(read)} files read from it{refused}, expanded in {into}"
+        seconds = time.perf_counter() - started
+        self._finish(FileOutcome(str(path), FileState.EXPANDED, reason, seconds=seconds))
 
     def _unchanged(
         self, path: Path, known: LedgerEntry, declared: Declaration, started: float
@@ -850,9 +905,13 @@ class _Batch:
         seconds = time.perf_counter() - job.started
         self._reject(job, FileState.QUARANTINED, reason, {"pages": pages, "seconds": seconds})
 
-    def _quarantine_unhashed(self, path: Path, reason: str) -> None:
-        """Quarantine a file that could not even be hashed: keyed by its path."""
-        level, caveats, _ = self.p.classify((), self.declarations.for_file(path), read=False)
+    def _quarantine_unhashed(
+        self, path: Path, reason: str, declared: Declaration | None = None
+    ) -> None:
+        """Quarantine a file that could not even be hashed (or a zip member refused
+        unwritten, under `declared`): keyed by its path."""
+        declared = declared or self.declarations.for_file(path)
+        level, caveats, _ = self.p.classify((), declared, read=False)
         entry = LedgerEntry(
             f"path:{path}", str(path), path.name, FileState.QUARANTINED, reason,
             level=int(level) if level is not None else None, caveats=list(caveats),

@@ -261,7 +261,9 @@ def ingest(
 def _print_report(report: BatchReport) -> None:
     summary = report.to_dict()
     for outcome in report.outcomes:
-        if outcome.state in (FileState.QUARANTINED, FileState.REFUSED, FileState.SKIPPED):
+        if outcome.state in (
+            FileState.QUARANTINED, FileState.REFUSED, FileState.SKIPPED, FileState.EXPANDED
+        ):  # fmt: skip
             typer.echo(f"{outcome.state:11} {outcome.path}: {outcome.reason}")
     for path in summary["recovered"]:
         typer.echo(f"recovered   {path}: a killed run left it half-written; read again")

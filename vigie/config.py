@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     file_timeout: float = 900.0  # seconds one file may take before its parser is killed
     max_file_mb: float = 1024.0  # larger files are quarantined unread
     max_image_pixels: int = 200_000_000  # larger images are refused (decompression bombs)
+    # Zip batches (ingest/unpack.py): an archive past any of these is quarantined whole.
+    max_zip_members: int = 10_000
+    max_zip_mb: float = 4096.0  # what one archive may expand to
+    max_zip_ratio: float = 100.0  # how many times its compressed size a member may expand
+    max_zip_depth: int = 3  # archives inside archives
     # A batch stops cleanly when VIGIE_HOME's disk has less free space than this: the
     # embedded store maps its files in memory, and a write to a full disk would kill it.
     min_free_mb: float = 200.0

@@ -375,7 +375,7 @@ def answer_label(levels: list[Level], caveats: list[tuple[str, ...]]) -> str:
 
 class FileState(StrEnum):
     """What became of a file. The ledger keeps the first seven; a batch's report also
-    says `unchanged`, `reclassified` and `skipped` (see `ingest.ledger`)."""
+    says `unchanged`, `reclassified`, `skipped` and `expanded` (see `ingest.ledger`)."""
 
     INGESTED = "ingested"  # its chunks are published and searchable
     WRITING = "writing"  # its chunks are being written, still invisible
@@ -387,6 +387,7 @@ class FileState(StrEnum):
     UNCHANGED = "unchanged"  # already ingested as it is
     RECLASSIFIED = "reclassified"  # already ingested; its level raised by a declaration
     SKIPPED = "skipped"  # not a file Vigie reads (a link loop, a missing path...)
+    EXPANDED = "expanded"  # a zip archive, opened: its members are read as files of the batch
 
 
 @dataclass(frozen=True)
