@@ -19,9 +19,10 @@ VENV="${VIGIE_VENV:-$ROOT/.venv}"
 WHEELHOUSE="${VIGIE_WHEELHOUSE:-$ROOT/.cache/wheelhouse}"
 LLAMA_CPP_VERSION="0.3.36"
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng poppler-utils)
-# --test: also Debian's chromium, which the browser tests drive (never a browser download).
+# --test: also Debian's chromium, which the browser tests drive (never a browser download),
+# and espeak-ng, which speaks the classification marking of a test recording.
 if [ "${1:-}" = "--test" ]; then
-    APT_PACKAGES+=(chromium)
+    APT_PACKAGES+=(chromium espeak-ng)
 fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import wave
 from pathlib import Path
 
@@ -272,3 +273,26 @@ def test_a_recording_may_take_longer_than_a_page_in_proportion_to_its_length(
         " the parser was stopped"
     )
     assert outcomes["2"]["state"] == "ingested" and outcomes["2"]["chunks"] >= 1
+
+
+def test_a_marking_spoken_in_a_recording_raises_its_level(tmp_path: Path, models_dir: Path) -> None:
+    """Speech made by espeak-ng (Debian's, installed by the test set-up), transcribed by
+    the real model: the spoken "classified secret" raises the declared level."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    said = "This briefing is classified secret. The convoy will leave Portsmouth on Tuesday."
+    subprocess.run(
+        ["espeak-ng", "-v", "en", "-s", "140", "-w", str(batch / "briefing.wav"), said],
+        check=True,
+        capture_output=True,
+    )
+    home = tmp_path / "home"
+    fed = run_vigie(["ingest", str(batch), "--level", "NON PROTÉGÉ", "--json"], home, models_dir)
+    assert fed.returncode == 0, fed.stderr
+    [outcome] = json.loads(fed.stdout)["files"]
+    assert outcome["state"] == "ingested" and outcome["level"] == "SECRET"
+    add_user(home, "lecteur", "analyst", Level.NON_PROTEGE, (), "lecteur-password")
+    found = run_vigie(["search", "convoy Portsmouth Tuesday", "--json"], home, models_dir, **READER)
+    assert found.returncode == 0 and json.loads(found.stdout)["results"] == []
+    admin = run_vigie(["search", "convoy Portsmouth Tuesday", "--json"], home, models_dir)
+    assert json.loads(admin.stdout)["results"][0]["document"] == "briefing.wav"
