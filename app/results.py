@@ -8,6 +8,8 @@ from here, never from the rooms that make them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.evaluation import EvalReport
 from app.ledger_view import ArchiveStatus, FileRow, StateCount
 from app.recording import Recording
@@ -17,6 +19,16 @@ from retrieval.answer import Answer, AnswerStream
 from retrieval.citations import MARKER, cited_numbers, marker_numbers
 from retrieval.search import MODES, check_mode
 from retrieval.store import SearchFilter
+from vigie.contracts import Chunk
+
+
+def shown_as_text(chunk: Chunk) -> bool:
+    """A passage of a text document (text, Markdown, HTML, e-mail): its page is shown
+    as its text, not as an image."""
+    from ingest.textfiles import TEXT_SUFFIXES
+
+    return chunk.start is None and Path(chunk.file_name).suffix.lower() in TEXT_SUFFIXES
+
 
 __all__ = [
     "MARKER",
@@ -38,4 +50,5 @@ __all__ = [
     "chunks_label",
     "cited_numbers",
     "marker_numbers",
+    "shown_as_text",
 ]

@@ -281,6 +281,25 @@ class Session:
         document never ingested. The file itself must still hash to what was ingested
         (`app.page_image`), so a file replaced at that path is never shown instead.
         """
+        chunks = self._page_chunks(document_id, page)
+        boxes = [c.bbox for c in chunks if c.chunk_id in chunk_ids and c.bbox]
+        first = chunks[0]
+        self.audit("view_page", read=references(chunks[:1]))
+        return self.services.pages.render(
+            first.source_path, first.sha256, page, boxes, text_layer=not first.ocr
+        )
+
+    def page_passages(self, document_id: str, page: int) -> list[Chunk]:
+        """The passages of one page of a text document (text, Markdown, HTML, e-mail), in
+        order: what the reader sees of it instead of an image. Those the clearance allows
+        only (the store's query), audited as a page view; unknown like any other page."""
+        chunks = self._page_chunks(document_id, page)
+        self.audit("view_page", read=references(chunks[:1]))
+        return chunks
+
+    def _page_chunks(self, document_id: str, page: int) -> list[Chunk]:
+        """The passages of a page this user may read; unknown, like a page never
+        ingested, when there is none."""
         from retrieval.analysis import DocumentNotFound
 
         self.require(Action.ASK)
@@ -291,12 +310,7 @@ class Session:
         ]
         if not chunks:
             raise DocumentNotFound(f"no document or page {document_id[:12]}… p. {page} known")
-        boxes = [c.bbox for c in chunks if c.chunk_id in chunk_ids and c.bbox]
-        first = chunks[0]
-        self.audit("view_page", read=references(chunks[:1]))
-        return self.services.pages.render(
-            first.source_path, first.sha256, page, boxes, text_layer=not first.ocr
-        )
+        return chunks
 
     def transcript(self, typed: str) -> tuple[DocumentRef, list[Chunk], list[TranscriptSegment]]:
         """The recording `typed` names: its chunks this user may see, and its segments

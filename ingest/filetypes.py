@@ -1,13 +1,16 @@
 """Recognise what a file really is from its first bytes, whatever its name says.
 
-Documents: PDF, PNG, JPEG, TIFF. Recordings (`RECORDING`): WAV, FLAC, Ogg (Vorbis, Opus),
-MP3, AAC (ADTS), and MP4/M4A/MOV, Matroska/WebM containers whose audio track is heard."""
+Documents: PDF, PNG, JPEG, TIFF; text (ingest/textfiles.py: text, Markdown, HTML,
+e-mail) when the content is text and the name says which. Recordings (`RECORDING`):
+WAV, FLAC, Ogg (Vorbis, Opus), MP3, AAC (ADTS), and MP4/M4A/MOV, Matroska/WebM
+containers whose audio track is heard."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ingest.errors import UnreadableFile
+from ingest.textfiles import text_kind
 
 # How far into the file a PDF header may start (readers tolerate leading junk).
 _PDF_HEADER_WINDOW = 1024
@@ -86,8 +89,8 @@ def _named(path: Path) -> str:
 
 
 def sniff(path: Path) -> str:
-    """Return "pdf", "png", "jpeg", "tiff" or `RECORDING`, or raise `UnreadableFile` saying
-    why not."""
+    """Return "pdf", "png", "jpeg", "tiff", `RECORDING`, or a text kind (text, html,
+    email), or raise `UnreadableFile` saying why not."""
     try:
         with path.open("rb") as handle:
             head = handle.read(_PDF_HEADER_WINDOW)
@@ -108,6 +111,10 @@ def sniff(path: Path) -> str:
             return kind
     if _is_recording(head):
         return RECORDING
+    if _describe(head) in ("plain text", "an HTML page", "XML"):
+        kind = text_kind(path, head)  # text, by its name: .txt, .md, .html, .eml
+        if kind is not None:
+            return kind
     raise UnreadableFile(
         f"not a PDF, image or recording: content looks like {_describe(head)} ({_named(path)})"
     )

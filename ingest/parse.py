@@ -41,6 +41,7 @@ from typing import Any
 from ingest.errors import UnreadableFile
 from ingest.filetypes import RECORDING, sniff
 from ingest.ocr import OcrError, ocr_image
+from ingest.textfiles import EMAIL, TEXT_KINDS, page_count, read_message, read_text_file
 from ingest.textlayer import text_layer_is_plausible
 from vigie.config import Settings
 from vigie.contracts import Element, SourceDocument, Transcript
@@ -432,6 +433,10 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
 
         duration = probe_recording(path, settings.max_recording_minutes * 60)
         return FileProbe(kind, 1, [], None, duration)
+    if kind in TEXT_KINDS:
+        with _file_errors(path):
+            created = read_message(path.read_bytes()).date if kind == EMAIL else None
+            return FileProbe(kind, page_count(path, kind), [], created)
     with _file_errors(path):
         created = None
         if kind == "pdf":
@@ -454,8 +459,11 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
     _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
     started = time.perf_counter()
     with _file_errors(path), tempfile.TemporaryDirectory(prefix="vigie-parse-") as tmp:
-        parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
-        pages = parser(path, settings, first, last, Path(tmp))
+        if kind in TEXT_KINDS:
+            pages = _parse_text_pages(path, kind, first, last)
+        else:
+            parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
+            pages = parser(path, settings, first, last, Path(tmp))
     log.info(
         "%s: pages %d-%d, %d elements, %d OCRed, %.1fs",
         path.name,
@@ -466,6 +474,22 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
         time.perf_counter() - started,
     )
     return pages
+
+
+def _parse_text_pages(path: Path, kind: str, first: int, last: int) -> Pages:
+    """Pages `first`..`last` of a text, HTML or e-mail file (ingest/textfiles.py), each
+    piece typed as OCRed paragraphs are when its reader left its kind open."""
+    from unstructured.partition.text import element_from_text
+
+    elements = []
+    for piece in read_text_file(path, kind):
+        if first <= piece.page <= last:
+            category = piece.kind or element_from_text(piece.text).category
+            element_type = _checked_kind(category, piece.text)
+            if element_type == "UncategorizedText" and len(piece.text.split()) >= 8:
+                element_type = "NarrativeText"
+            elements.append(Element(text=piece.text, page=piece.page, element_type=element_type))
+    return Pages(elements=elements, ocr_pages=[])
 
 
 def _transcribe(path: Path, settings: Settings) -> Pages:

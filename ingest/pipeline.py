@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import time
 import tomllib
@@ -54,6 +55,7 @@ from ingest.markings import (
     weigh_markings,
 )
 from ingest.parse import FileProbe, Pages
+from ingest.textfiles import EMAIL, TEXT_SUFFIXES, read_message
 from ingest.timecoded import chunk_transcript
 from ingest.unpack import ZipLimits, is_zip, unpack_zip
 from ingest.workers import ParserPool, task_outcome, too_long
@@ -65,7 +67,9 @@ from vigie.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+DOCUMENT_SUFFIXES = frozenset(
+    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"} | set(TEXT_SUFFIXES)
+)
 # Recordings: audio, and the audio track of video files (recognised by content all the same).
 RECORDING_SUFFIXES = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac"}
@@ -504,8 +508,9 @@ class _Batch:
         self.pages_done = 0
         self.ocr_done = 0
         self.audio_done = 0.0  # seconds of recordings transcribed
-        # Members of expanded zip archives: their archive's declaration and nesting depth.
-        self.members: dict[Path, tuple[Declaration, int]] = {}
+        # Members of zip archives and attachments of e-mails: the declaration of what held
+        # them, how deep they are nested, and where they come from ("attached to: ...").
+        self.members: dict[Path, tuple[Declaration, int, str]] = {}
 
     def run(self) -> None:
         from tqdm import tqdm
@@ -558,7 +563,7 @@ class _Batch:
         started = time.perf_counter()
         try:
             declared = self.declarations.for_file(path)
-            if path in self.members:
+            if path in self.members:  # a member of an archive, an e-mail's attachment
                 declared = declared.merged(self.members[path][0])
             size = path.stat().st_size
             if size > self.settings.max_file_mb * 1024 * 1024:
@@ -603,13 +608,57 @@ class _Batch:
         if is_zip(path):
             self._expand(path, sha256, declared, started)
             return None
+        if TEXT_SUFFIXES.get(path.suffix.lower()) == EMAIL:
+            self._attachments(path, sha256, declared)
         return _FileJob(path, sha256, declared, started, deadline=self.settings.file_timeout)
+
+    def _unpacked_folder(self, path: Path, sha256: str) -> Path:
+        return self.settings.home / "unpacked" / f"{path.stem[:60]}-{sha256[:12]}"
+
+    def _join(self, path: Path, members: list[tuple[Path, str]], declared: Declaration,
+              note: str) -> int:  # fmt: skip
+        """Members expanded from `path` join the batch next; return how many will be read."""
+        depth = self.members.get(path, (declared, 0, ""))[1] + 1
+        read = []
+        for member, name in members:
+            if member.name == DECLARATION_FILE or member.name.startswith("."):
+                continue  # a declaration inside an archive applies to its folder
+            if member.suffix.lower() in SUPPORTED_SUFFIXES:
+                read.append(member)
+                self.members[member] = (declared, depth, note)
+            else:
+                self.report.ignored.append(f"{path}/{name}")
+        self.queue.extendleft(reversed(read))
+        self.bar.total += len(read)
+        return len(read)
+
+    def _attachments(self, path: Path, sha256: str, declared: Declaration) -> None:
+        """An e-mail's attachments, written beside its other expanded files, join the
+        batch as documents of their own (the message itself is read as any file)."""
+        try:
+            attachments = read_message(path.read_bytes()).attachments
+        except (UnreadableFile, OSError, ValueError):
+            return  # the message's own parsing says why
+        if not attachments:
+            return
+        into = self._unpacked_folder(path, sha256)
+        shutil.rmtree(into, ignore_errors=True)
+        into.mkdir(parents=True, mode=0o700)
+        written = []
+        for name, data in attachments:
+            target, number = into / name, 1
+            while target.exists():
+                number += 1
+                target = into / f"{Path(name).stem}-{number}{Path(name).suffix}"
+            target.write_bytes(data)
+            written.append((target, name))
+        self._join(path, written, declared, f"attached to: {path.name}")
 
     def _expand(self, path: Path, sha256: str, declared: Declaration, started: float) -> None:
         """A zip archive: its members, expanded under Vigie's home, join the batch next
         (with the archive's declaration); an archive refused whole is quarantined."""
-        depth = self.members.get(path, (declared, 0))[1] + 1
-        into = self.settings.home / "unpacked" / f"{path.stem[:60]}-{sha256[:12]}"
+        depth = self.members.get(path, (declared, 0, ""))[1] + 1
+        into = self._unpacked_folder(path, sha256)
         limits = ZipLimits(
             self.settings.max_zip_members,
             int(self.settings.max_zip_mb * 1024 * 1024),
@@ -632,21 +681,11 @@ class _Batch:
             self._guarded(self.p.ledger.record, entry)
             self._finish(FileOutcome(str(path), FileState.QUARANTINED, str(exc)))
             return
-        read = []
-        for member, name in unpacked.members:
-            if member.name == DECLARATION_FILE or member.name.startswith("."):
-                continue  # a declaration inside the archive applies to its folder
-            if member.suffix.lower() in SUPPORTED_SUFFIXES:
-                read.append(member)
-                self.members[member] = (declared, depth)
-            else:
-                self.report.ignored.append(f"{path}/{name}")
         for name, reason in unpacked.refused:
             self._quarantine_unhashed(Path(f"{path}/{name}"), reason, declared)
-        self.queue.extendleft(reversed(read))
-        self.bar.total += len(read)
+        read = self._join(path, unpacked.members, declared, f"from the archive {path.name}")
         refused = f", {len(unpacked.refused)} refused" if unpacked.refused else ""
-        reason = f"zip archive: {len(read)} files read from it{refused}, expanded in {into}"
+        reason = f"zip archive: {read} files read from it{refused}, expanded in {into}"
         seconds = time.perf_counter() - started
         self._finish(FileOutcome(str(path), FileState.EXPANDED, reason, seconds=seconds))
 
@@ -848,6 +887,8 @@ class _Batch:
         )
         self._guarded(self.p.ledger.record, entry, older)
         reason = "new version of a file ingested before" if older else ""
+        if not older and job.path in self.members:
+            reason = self.members[job.path][2]  # "attached to: message.eml"
         self._finish(
             FileOutcome(
                 str(job.path),

@@ -73,6 +73,7 @@ _FR: dict[str, str] = {
     "source.not_played": "Enregistrement non lisible",
     "source.play_from": "▶ écouter depuis {time}",
     "source.image": "Page {page} de {document}, passage surligné",
+    "source.text_page": "Page {page} de {document} (texte), passage surligné",
     # search
     "search.caption": "Recherche hybride sans génération, dans la limite de votre habilitation",
     "search.query": "Recherche",
@@ -242,6 +243,7 @@ _EN: dict[str, str] = {
     "source.not_played": "Recording cannot be played",
     "source.play_from": "▶ play from {time}",
     "source.image": "Page {page} of {document}, passage highlighted",
+    "source.text_page": "Page {page} of {document} (text), passage highlighted",
     "search.caption": "Hybrid search without generation, within your clearance",
     "search.query": "Search",
     "search.go": "Search",

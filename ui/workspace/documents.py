@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import streamlit as st
 
-from app.results import chunks_label
+from app.results import chunks_label, shown_as_text
 from app.session import Session, references
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
@@ -95,6 +95,9 @@ def page_view(session: Session, t: Texts, pages: dict[int, list[Chunk]]) -> None
     for number in numbers[first - 1 : first - 1 + PAGES_SHOWN]:
         st.divider()
         st.markdown(f"**{t('source.page')} {number}**")
+        if shown_as_text(pages[number][0]):  # a text document: its text is its page
+            st.text("\n\n".join(chunk.text for chunk in pages[number]))
+            continue
         image, text = st.columns([3, 2])
         with image:
             show_page(session, t, pages[number][0], highlight=False)

@@ -10,7 +10,7 @@ import logging
 
 import streamlit as st
 
-from app.results import Recording
+from app.results import Recording, shown_as_text
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
@@ -96,9 +96,27 @@ def show_recording(session: Session, t: Texts, chunk: Chunk, highlight: bool = T
                 st.rerun()
 
 
+def show_text_page(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
+    """A page of a text document as its passages, the cited one highlighted."""
+    try:
+        passages = session.page_passages(chunk.document_id, chunk.page)
+    except VigieError as exc:
+        st.caption(f"{t('source.unavailable')} : {exc}")
+        return
+    st.caption(t("source.text_page", page=chunk.page, document=chunk.file_name))
+    for passage in passages:
+        text = html.escape(passage.text).replace("\n", "<br>")
+        if highlight and passage.chunk_id == chunk.chunk_id:
+            text = f"<mark>{text}</mark>"
+        st.markdown(f"<div class='vigie-text-page'>{text}</div>", unsafe_allow_html=True)
+
+
 def show_page(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
     if chunk.start is not None:
         show_recording(session, t, chunk)
+        return
+    if shown_as_text(chunk):
+        show_text_page(session, t, chunk, highlight)
         return
     png = page_png(session, chunk, highlight)
     if isinstance(png, str):

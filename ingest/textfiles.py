@@ -1,0 +1,176 @@
+"""Text, Markdown, HTML and e-mail files read as documents.
+
+A text file's pages are the pages its form feeds mark (typewritten reports exported as
+text keep them), else one page; its paragraphs are the runs of lines between blank
+lines, a Markdown heading ("# ...") a title; each keeps its lines, so a banner line
+("DIFFUSION RESTREINTE") is read as a banner. An HTML page is one page, partitioned by
+unstructured (titles, paragraphs, list items, tables). An e-mail (`.eml`, RFC 5322) is
+one page: its subject as the title, then who sent it to whom and when, then its body
+(the plain part, else the HTML one); its attachments are separate documents, expanded
+by the ingestion batch (`attachments`). Nothing here reads the network: HTML is parsed
+from its text, never fetched, and no remote image or style is followed.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path, PurePosixPath
+
+from ingest.errors import UnreadableFile
+
+TEXT = "text"
+HTML = "html"
+EMAIL = "email"
+TEXT_KINDS = frozenset({TEXT, HTML, EMAIL})
+TEXT_SUFFIXES = {".txt": TEXT, ".text": TEXT, ".md": TEXT, ".markdown": TEXT,
+                 ".html": HTML, ".htm": HTML, ".eml": EMAIL}  # fmt: skip
+_HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*#*\s*$")
+_BLANK = re.compile(r"\n[ \t]*\n")
+_SUBJECT_PARTS = re.compile(r"\s*(?:\[|\]|//|\s[-–]\s|:)\s*")
+_MAIL_HEADER = re.compile(rb"^(?:Received|From|To|Subject|Date|Message-ID|MIME-Version):", re.I)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One element as read, before ingestion types it: its page, kind and text (an
+    empty kind: let unstructured's classifier decide)."""
+
+    page: int
+    kind: str
+    text: str
+
+
+@dataclass
+class Message:
+    """An e-mail: its headers as metadata, its body as pieces, its attachments."""
+
+    subject: str = ""
+    sender: str = ""
+    recipients: str = ""
+    date: str | None = None  # ISO date ("1986-03-12"), when the Date header reads
+    pieces: list[Piece] = field(default_factory=list)
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def text_kind(path: Path, head: bytes) -> str | None:
+    """TEXT, HTML or EMAIL for a file whose content is text and whose name says which;
+    None for any other name (plain text named .pdf is not a document)."""
+    kind = TEXT_SUFFIXES.get(path.suffix.lower())
+    if kind == EMAIL and not _MAIL_HEADER.search(head.lstrip()[:200]):
+        return None  # named .eml, not a message
+    return kind
+
+
+def decode(data: bytes) -> str:
+    """Text from bytes: a BOM's encoding, else UTF-8, else Windows-1252 (which maps every
+    byte, as the old office machines wrote)."""
+    boms = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+    for bom, encoding in boms:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace").lstrip("\ufeff")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def text_pages(text: str) -> list[str]:
+    """The pages of a text file: split at form feeds, the empty ones dropped."""
+    pages = [page for page in text.replace("\r\n", "\n").replace("\r", "\n").split("\f")]
+    kept = [page for page in pages if page.strip()]
+    return kept or [""]
+
+
+def paragraphs(text: str, page: int) -> list[Piece]:
+    """The paragraphs of one page of text, a Markdown heading as a title."""
+    pieces = []
+    for block in _BLANK.split(text):
+        lines = [line.rstrip() for line in block.strip("\n").splitlines() if line.strip()]
+        run: list[str] = []
+        for line in lines:
+            heading = _HEADING.match(line.strip())
+            if heading:
+                if run:
+                    pieces.append(Piece(page, "", "\n".join(run)))
+                    run = []
+                pieces.append(Piece(page, "Title", heading.group(1)))
+            else:
+                run.append(line.strip())
+        if run:
+            pieces.append(Piece(page, "", "\n".join(run)))
+    return pieces
+
+
+def html_pieces(markup: str, page: int = 1) -> list[Piece]:
+    """An HTML page's elements, by unstructured (call `_use_installed_spacy_model` first)."""
+    from unstructured.partition.html import partition_html
+
+    if not markup.strip():
+        return []
+    return [
+        Piece(page, item.category, item.text.strip())
+        for item in partition_html(text=markup)
+        if (item.text or "").strip()
+    ]
+
+
+def read_text_file(path: Path, kind: str) -> list[Piece]:
+    data = path.read_bytes()
+    if kind == EMAIL:
+        return read_message(data).pieces
+    text = decode(data)
+    if kind == HTML:
+        return html_pieces(text)
+    return [p for n, page in enumerate(text_pages(text), 1) for p in paragraphs(page, n)]
+
+
+def page_count(path: Path, kind: str) -> int:
+    return len(text_pages(decode(path.read_bytes()))) if kind == TEXT else 1
+
+
+def _iso_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def read_message(data: bytes) -> Message:
+    """An e-mail's headers, body and attachments; raise `UnreadableFile` if it has none."""
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    if not isinstance(parsed, EmailMessage) or not (parsed["From"] or parsed["Subject"]):
+        raise UnreadableFile("not an e-mail message: no From or Subject header")
+    message = Message(
+        subject=str(parsed["Subject"] or "").strip(),
+        sender=str(parsed["From"] or "").strip(),
+        recipients=", ".join(str(parsed[h]) for h in ("To", "Cc") if parsed[h]),
+        date=_iso_date(parsed["Date"]),
+    )
+    if message.subject:  # "[SECRET] Ordre" on two lines: a marking there reads as a banner
+        parts = [part for part in _SUBJECT_PARTS.split(message.subject) if part.strip()]
+        message.pieces.append(Piece(1, "Title", "\n".join(parts)))
+    said = [f"De : {message.sender}", f"À : {message.recipients}"]
+    if parsed["Date"]:
+        said.append(f"Date : {parsed['Date']}")
+    message.pieces.append(Piece(1, "UncategorizedText", "\n".join(said)))
+    body = parsed.get_body(preferencelist=("plain", "html"))
+    if body is not None:
+        content = body.get_content()
+        if body.get_content_subtype() == "html":
+            message.pieces += html_pieces(content)
+        else:
+            message.pieces += paragraphs(content, 1)
+    for number, part in enumerate(parsed.iter_attachments(), 1):
+        written = str(part.get_filename() or "").replace("\\", "/")
+        name = PurePosixPath(written).name  # never a path: "../../x.pdf" is "x.pdf"
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes) and payload:
+            message.attachments.append((name.strip(". ") or f"piece-jointe-{number}", payload))
+    return message

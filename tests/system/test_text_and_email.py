@@ -1,0 +1,150 @@
+"""Text, Markdown, HTML and e-mail through the CLI with the network cut: a text file's
+form feeds are its pages; a banner line and an e-mail's subject are markings; a message's
+date is its document's date; each attachment is a document of its own, with its own
+level, "attached to" its message; an attachment's name never escapes its folder."""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import add_user, network_attempts, run_vigie
+from tests.pdfmaker import make_text_pdf
+from vigie.contracts import Level
+
+READER = {"VIGIE_USER": "lecteur", "VIGIE_PASSWORD": "lecteur-password"}
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("texts")
+    batch = root / "batch"
+    batch.mkdir()
+    (batch / "rapport.txt").write_text(
+        "DIFFUSION RESTREINTE\n\nRapport mensuel de la base navale de Lorient.\n"
+        "Les bassins sont en travaux depuis janvier.\n"
+        "\fLe sous-marin Gymnote rentre de mission le 4 avril.\n",
+        encoding="cp1252",  # as the old office machines wrote it
+    )
+    (batch / "inventaire.md").write_text(
+        "# Inventaire du dépôt de Brest\n\nLe dépôt compte quarante torpilles d'exercice.\n",
+        encoding="utf-8",
+    )
+    (batch / "page.html").write_text(
+        "<html><head><link rel=stylesheet href='http://cdn.example.org/s.css'></head><body>"
+        "<h1>Exercice Trident</h1><p>L'exercice Trident réunit trois frégates au large de "
+        "Toulon.</p><img src='http://images.example.org/x.png'></body></html>",
+        encoding="utf-8",
+    )
+    message = EmailMessage()
+    message["From"] = "Amiral Durand <durand@marine.example>"
+    message["To"] = "etat-major@marine.example"
+    message["Date"] = "Wed, 12 Mar 1986 09:30:00 +0100"
+    message["Subject"] = "[SECRET] Ordre de mouvement de l'escadre"
+    message.set_content("L'escadre appareille de Toulon le 14 mars vers Djibouti.\n")
+    note = make_text_pdf(
+        root / "note.pdf",
+        [
+            [
+                "NON PROTÉGÉ",
+                "",
+                "",
+                "Liste des vivres embarqués sur le Clemenceau.",
+                "",
+                "NON PROTÉGÉ",
+            ]
+        ],
+    )
+    message.add_attachment(
+        note.read_bytes(), maintype="application", subtype="pdf", filename="../../vivres.pdf"
+    )
+    message.add_attachment(b"plain notes", maintype="text", subtype="csv", filename="table.csv")
+    (batch / "ordre.eml").write_bytes(bytes(message))
+    (batch / "faux.eml").write_text("ceci n'est pas un message\n", encoding="utf-8")
+    home = root / "home"
+    fed = run_vigie(["ingest", str(batch), "--level", "NON PROTÉGÉ", "--json"], home, models_dir)
+    assert fed.returncode == 0, fed.stderr
+    assert network_attempts(home) == []
+    add_user(home, "lecteur", "analyst", Level.DIFFUSION_RESTREINTE, (), "lecteur-password")
+    return home, json.loads(fed.stdout)
+
+
+def by_name(report: dict) -> dict[str, dict]:
+    return {Path(f["path"]).name: f for f in report["files"]}
+
+
+def test_text_files_go_in_with_their_pages_and_markings(
+    ingested: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, report = ingested
+    files = by_name(report)
+    assert files["rapport.txt"]["state"] == "ingested" and files["rapport.txt"]["pages"] == 2
+    assert files["rapport.txt"]["level"] == "DIFFUSION RESTREINTE"
+    for name in ("inventaire.md", "page.html"):
+        assert files[name]["state"] == "ingested" and files[name]["level"] == "NON PROTÉGÉ"
+    assert files["faux.eml"]["state"] == "quarantined"
+    assert files["faux.eml"]["reason"].startswith("not a PDF, image or recording")
+    found = run_vigie(["search", "sous-marin Gymnote rentre de mission", "--json"], home,
+                      models_dir, **READER)  # fmt: skip
+    first = json.loads(found.stdout)["results"][0]
+    assert (first["document"], first["page"]) == ("rapport.txt", 2)
+    html = run_vigie(["search", "exercice Trident frégates", "--json"], home, models_dir)
+    assert json.loads(html.stdout)["results"][0]["document"] == "page.html"
+
+
+def test_an_email_is_dated_marked_by_its_subject_and_its_attachments_stand_alone(
+    ingested: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, report = ingested
+    files = by_name(report)
+    assert files["ordre.eml"]["state"] == "ingested" and files["ordre.eml"]["level"] == "SECRET"
+    attached = files["vivres.pdf"]
+    assert attached["state"] == "ingested" and attached["level"] == "NON PROTÉGÉ"
+    assert attached["reason"] == "attached to: ordre.eml"
+    assert Path(attached["path"]).parent.parent == home / "unpacked"  # the name's ".." dropped
+    assert any(p.endswith("ordre.eml/table.csv") for p in report["ignored"])
+    question = ["search", "escadre appareille de Toulon vers Djibouti", "--json"]
+    admin = json.loads(run_vigie(question, home, models_dir).stdout)["results"][0]
+    assert admin["document"] == "ordre.eml" and admin["date"] == "1986-03-12"
+    dated = run_vigie([*question, "--since", "1986-03-01", "--until", "1986-03-31"], home,
+                      models_dir)  # fmt: skip
+    assert json.loads(dated.stdout)["results"][0]["document"] == "ordre.eml"
+    reader = run_vigie(question, home, models_dir, **READER)
+    assert "ordre.eml" not in reader.stdout  # SECRET by its subject: not for a DR reader
+    vivres = run_vigie(["search", "vivres embarqués Clemenceau", "--json"], home, models_dir,
+                       **READER)  # fmt: skip
+    assert json.loads(vivres.stdout)["results"][0]["document"] == "vivres.pdf"
+
+
+def test_the_workspace_shows_a_cited_text_page_as_text_with_the_passage_marked(
+    ingested: tuple[Path, dict],
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    import shutil
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    st.cache_resource.clear()  # the app's services belong to another home otherwise
+    request.addfinalizer(st.cache_resource.clear)
+    home = tmp_path / "home"
+    shutil.copytree(ingested[0], home)
+    monkeypatch.setenv("VIGIE_HOME", str(home))
+    monkeypatch.setenv("VIGIE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(str(ROOT / "ui" / "streamlit_app.py"), default_timeout=300).run()
+    at.text_input(key="login_name").input("lecteur")
+    at.text_input(key="login_password").input("lecteur-password")
+    at.button[0].click().run()
+    at.chat_input[0].set_value("Quand le sous-marin Gymnote rentre-t-il de mission ?").run()
+    assert not at.exception
+    marked = [m.value for m in at.markdown if "vigie-text-page" in m.value and "<mark>" in m.value]
+    assert marked and "Gymnote" in marked[0]
+    assert not any("neither a readable PDF" in c.value for c in at.caption)
