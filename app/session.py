@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.conversations import CitedPassage, Conversation, ConversationStore, Turn
 from app.ledger_view import (
     ArchiveStatus,
     FileRow,
@@ -145,6 +147,7 @@ class Session:
         self.services = services
         self.user = user
         self.channel = channel  # "cli", "ui" or "proxy": how the user came in
+        self.conversation_id: str | None = None  # the conversation the last `ask` added to
 
     @property
     def clearance(self) -> Clearance:
@@ -184,10 +187,17 @@ class Session:
         self.audit("search", query=query, returned=references(h.chunk for h in hits))
         return hits
 
-    def ask(self, question: str, context: str = "") -> AnswerStream:
+    def ask(
+        self, question: str, context: str = "", conversation: str | None = None
+    ) -> AnswerStream:
         """The streamed answer; the question and its sources are recorded before the
         first token, the answer's label and citations when it ends. `context`: the
-        conversation's earlier question, when this one follows it up."""
+        conversation's earlier question, when this one follows it up.
+
+        Each question is a turn of a stored conversation (`conversation_id` says which
+        once this returns): a new one, or, with `conversation` (an id of this user's,
+        or "last"), a follow-up rewritten as a standalone question from the turns the
+        reader may still see (`stream.answer.question` is what was asked)."""
         self.require(Action.ASK)
         limit = self.services.settings.max_question_chars
         question = clean_text(question, limit)
@@ -196,17 +206,94 @@ class Session:
             raise UserError(
                 f"Vigie answers questions in French or English; this one reads as {language}"
             )
-        stream = self.services.answerer.ask(question, self.clearance, context=context)
+        asked, earlier = question, None
+        if conversation is not None:
+            earlier = self.conversation(conversation, record=False)
+            history = [(t.asked, t.answer) for t in earlier.turns if not t.withdrawn]
+            asked = self.services.answerer.standalone(question, history)
+        stream = self.services.answerer.ask(asked, self.clearance, context=context)
         answer = stream.answer
+        with self._conversations() as store:
+            kept = earlier or store.start(self.user.name, question)
+        self.conversation_id = kept.id
         self.audit(
             "question",
             question=question,
+            asked=asked,
             follows=context,
+            conversation=kept.id,
             sources=references(h.chunk for h in answer.sources),
             sources_label=answer.sources_label if answer.sources else "",
         )
         stream.on_done.append(self._answered)
+        stream.on_done.append(lambda done: self._keep_turn(kept, question, done))
         return stream
+
+    @contextmanager
+    def _conversations(self) -> Iterator[ConversationStore]:
+        settings = self.services.settings
+        store = ConversationStore(
+            settings.home / "conversations.sqlite3", settings.conversation_retention_days
+        )
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def _keep_turn(self, conversation: Conversation, question: str, answer: Answer) -> None:
+        """The finished answer, stored as the conversation's next turn with what it cited."""
+        by_number = {n: hit.chunk for n, hit in enumerate(answer.sources, start=1)}
+        cited = [
+            CitedPassage(chunk.document_id, chunk.chunk_id, chunk.file_name, chunk.place,
+                         chunk.level, tuple(chunk.caveats))
+            for c in answer.shown_citations
+            if (chunk := by_number.get(c.number)) is not None
+        ]  # fmt: skip
+        with self._conversations() as store:
+            stored = store.get(self.user.name, conversation.id)
+            label = answer.label if answer.citations else ""
+            turn = Turn(len(stored.turns) + 1, question, answer.question, answer.text,
+                        answer.refused, label, cited)  # fmt: skip
+            store.add_turn(stored, turn)
+
+    def conversations(self) -> list[Conversation]:
+        """This user's conversations, newest first (no one else's, an admin's included)."""
+        self.require(Action.ASK)
+        with self._conversations() as store:
+            mine = store.owned(self.user.name)
+        self.audit("conversations_listed", count=len(mine))
+        return mine
+
+    def conversation(self, conversation_id: str, record: bool = True) -> Conversation:
+        """This user's conversation, every cited passage re-checked against their clearance
+        now: a turn citing a passage they may no longer see loses its answer and that
+        passage, and is marked withdrawn ("sources withdrawn since")."""
+        self.require(Action.ASK)
+        with self._conversations() as store:
+            found = store.get(self.user.name, conversation_id)
+        readable: dict[str, set[str]] = {}
+        for turn in found.turns:
+            for passage in turn.cited:
+                if passage.document_id not in readable:
+                    chunks = self.services.store.document_chunks(
+                        passage.document_id, self.clearance
+                    )
+                    readable[passage.document_id] = {c.chunk_id for c in chunks}
+            kept = [p for p in turn.cited if p.chunk_id in readable[p.document_id]]
+            if len(kept) < len(turn.cited):
+                turn.withdrawn, turn.answer, turn.label, turn.cited = True, "", "", kept
+        if record:
+            self.audit("conversation_read", conversation=found.id,
+                       withdrawn=sum(t.withdrawn for t in found.turns))  # fmt: skip
+        return found
+
+    def delete_conversation(self, conversation_id: str) -> Conversation:
+        """Delete one of this user's conversations for good, audited."""
+        self.require(Action.ASK)
+        with self._conversations() as store:
+            gone = store.delete(self.user.name, conversation_id)
+        self.audit("conversation_deleted", conversation=gone.id, turns=len(gone.turns))
+        return gone
 
     def _answered(self, answer: Answer) -> None:
         cited = [c for c in answer.citations if c.cited]

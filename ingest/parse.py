@@ -408,6 +408,7 @@ class Pages:
     # Mean OCR word confidence (0..1) of each OCRed page; None when no word was read.
     confidence: dict[int, float | None] = field(default_factory=dict)
     transcript: Transcript | None = None  # a recording's, instead of elements
+    seconds: float = 0.0  # how long the worker took to read them
 
 
 @contextmanager
@@ -464,6 +465,7 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
         else:
             parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
             pages = parser(path, settings, first, last, Path(tmp))
+    pages.seconds = time.perf_counter() - started
     log.info(
         "%s: pages %d-%d, %d elements, %d OCRed, %.1fs",
         path.name,
@@ -471,7 +473,7 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
         last,
         len(pages.elements),
         len(pages.ocr_pages),
-        time.perf_counter() - started,
+        pages.seconds,
     )
     return pages
 
@@ -499,15 +501,16 @@ def _transcribe(path: Path, settings: Settings) -> Pages:
     declared = probe_recording(path, settings.max_recording_minutes * 60)
     with _file_errors(path):
         transcript = worker_transcriber(settings).transcribe(path, declared=declared)
+    seconds = time.perf_counter() - started
     log.info(
         "%s: %.0f s of %s speech, %d segments, %.1fs",
         path.name,
         transcript.duration,
         transcript.language,
         len(transcript.segments),
-        time.perf_counter() - started,
+        seconds,
     )
-    return Pages(elements=[], ocr_pages=[], transcript=transcript)
+    return Pages(elements=[], ocr_pages=[], transcript=transcript, seconds=seconds)
 
 
 def parse_file(path: Path, settings: Settings, sha256: str | None = None) -> SourceDocument:

@@ -103,6 +103,34 @@ class Declaration:
 
 
 @dataclass
+class StageTime:
+    """One stage of a batch: the seconds it took and how many things it handled."""
+
+    unit: str  # "pages", "chunks", "seconds of audio"
+    seconds: float = 0.0
+    count: float = 0.0
+
+    def add(self, seconds: float, count: float) -> None:
+        self.seconds += seconds
+        self.count += count
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {"unit": self.unit, "seconds": round(self.seconds, 2),
+                "count": round(self.count, 1), "per_second": round(self.rate, 2)}  # fmt: skip
+
+    def describe(self, name: str) -> str:
+        return f"{name}: {self.count:.0f} {self.unit} in {self.seconds:.1f} s ({self.rate:.2f}/s)"
+
+
+STAGES = {"parse": "pages", "ocr": "pages", "transcribe": "seconds of audio",
+          "embed": "chunks", "store": "chunks"}  # fmt: skip
+
+
+@dataclass
 class BatchReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
@@ -110,6 +138,9 @@ class BatchReport:
     stopped: str = ""  # why the batch stopped early, if it did
     ignored: list[str] = field(default_factory=list)  # not PDFs or images, by their names
     index_seconds: float = 0.0  # building the vector index after the batch's writes
+    # Seconds spent in each stage and what it handled: parse and ocr (worker time, summed
+    # over the workers), transcribe, embed and store (the main process).
+    stages: dict[str, StageTime] = field(default_factory=dict)
     batch: str = ""  # the batch's id, on every ledger entry it records ("2026-11-26T09:48:12Z")
 
     def count(self, state: str) -> int:
@@ -178,12 +209,23 @@ class BatchReport:
             "ignored": self.ignored,
             "stopped": self.stopped,
             "index_seconds": round(self.index_seconds, 2),
+            "stages": {name: stage.to_dict() for name, stage in self.stages.items()},
             "needs_rescan": self.needs_rescan(),
             "to_review": self.to_review(),
             "to_confirm": self.to_confirm(),
             "slowest": [{"path": o.path, "seconds": round(o.seconds, 2)} for o in self.slowest()],
             "files": [o.to_dict() for o in self.outcomes],
         }
+
+
+def pages_eta(
+    rate: float, reading: int, queued: int, pages_probed: int, files_probed: int
+) -> float | None:
+    """Seconds left at `rate` pages/s: the pages still to read of the files open, and the
+    queued files' at the mean pages per file seen so far; None before any is known."""
+    if rate <= 0 or not files_probed:
+        return None
+    return (reading + queued * pages_probed / files_probed) / rate
 
 
 def needs_rescan(confidence: dict[int, float | None], threshold: float) -> list[int]:
@@ -508,6 +550,8 @@ class _Batch:
         self.pages_done = 0
         self.ocr_done = 0
         self.audio_done = 0.0  # seconds of recordings transcribed
+        self.files_probed = 0  # documents (not recordings) whose pages are counted
+        self.pages_probed = 0
         # Members of zip archives and attachments of e-mails: the declaration of what held
         # them, how deep they are nested, and where they come from ("attached to: ...").
         self.members: dict[Path, tuple[Declaration, int, str]] = {}
@@ -533,6 +577,8 @@ class _Batch:
             if pool is not None:
                 pool.close()
             self.bar.close()
+        for name, stage in self.report.stages.items():  # shown with --verbose
+            log.info("stage %s", stage.describe(name))
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -738,8 +784,31 @@ class _Batch:
             job.probe = result
             job.windows = result.windows(self.settings.window_pages)
             job.deadline += result.duration * self.settings.recording_seconds_per_second
+            if result.kind != RECORDING:
+                self.files_probed += 1
+                self.pages_probed += result.pages
         else:
             job.arrived[window] = result
+            if result.transcript is not None:
+                self._stage("transcribe", result.seconds, result.transcript.duration)
+            else:
+                first, last = job.windows[window]
+                self._stage(
+                    "ocr" if result.ocr_pages else "parse", result.seconds, last - first + 1
+                )
+
+    def _stage(self, name: str, seconds: float, count: float) -> None:
+        self.report.stages.setdefault(name, StageTime(STAGES[name])).add(seconds, count)
+
+    def pages_eta(self, rate: float) -> float | None:
+        """Seconds the batch's pages still need at `rate` pages/s (see `pages_eta`)."""
+        reading = sum(
+            last - first + 1
+            for job in self.jobs
+            if job.probe is not None and job.probe.kind != RECORDING
+            for first, last in job.windows[job.consumed :]
+        )
+        return pages_eta(rate, reading, len(self.queue), self.pages_probed, self.files_probed)
 
     def _enforce_deadlines(self) -> None:
         now = time.perf_counter()
@@ -831,8 +900,12 @@ class _Batch:
             self._guarded(self.p.ledger.record, entry)
             job.started_writing = True
         chunks, job.waiting = job.waiting, []
+        started = time.perf_counter()
         vectors = self.p.embedder.embed_passages([c.text for c in chunks])
+        embedded = time.perf_counter()
         self._guarded(self.p.store.upsert, chunks, vectors, pending=True)
+        self._stage("embed", embedded - started, len(chunks))
+        self._stage("store", time.perf_counter() - embedded, len(chunks))
         job.written += len(chunks)
 
     def _complete(self, job: _FileJob) -> None:
@@ -971,11 +1044,15 @@ class _Batch:
 
     def _refresh_bar(self) -> None:
         elapsed = max(time.perf_counter() - self.clock, 1e-6)
+        rate = self.pages_done / elapsed
         postfix: dict[str, Any] = {
             "pages": self.pages_done,
-            "pages_s": f"{self.pages_done / elapsed:.1f}",
+            "pages_s": f"{rate:.1f}",
             "ocr": self.ocr_done,
         }
+        eta = self.pages_eta(rate)
+        if eta is not None and self.pages_done:
+            postfix["eta"] = f"{eta:.0f}s"
         if self.audio_done:
             # Seconds of audio heard per second, and what the recordings still queued need.
             rate = self.audio_done / elapsed

@@ -4,7 +4,8 @@ A text file's pages are the pages its form feeds mark (typewritten reports expor
 text keep them), else one page; its paragraphs are the runs of lines between blank
 lines, a Markdown heading ("# ...") a title; each keeps its lines, so a banner line
 ("DIFFUSION RESTREINTE") is read as a banner. An HTML page is one page, partitioned by
-unstructured (titles, paragraphs, list items, tables). An e-mail (`.eml`, RFC 5322) is
+unstructured (titles, paragraphs, list items, tables). A CSV file is one page of
+tables whose rows carry their column names (`table_pieces`). An e-mail (`.eml`, RFC 5322) is
 one page: its subject as the title, then who sent it to whom and when, then its body
 (the plain part, else the HTML one); its attachments are separate documents, expanded
 by the ingestion batch (`attachments`). Nothing here reads the network: HTML is parsed
@@ -13,8 +14,10 @@ from its text, never fetched, and no remote image or style is followed.
 
 from __future__ import annotations
 
+import csv
 import email
 import email.policy
+import io
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -26,10 +29,12 @@ from ingest.errors import UnreadableFile
 TEXT = "text"
 HTML = "html"
 EMAIL = "email"
-TEXT_KINDS = frozenset({TEXT, HTML, EMAIL})
+CSV = "csv"
+TEXT_KINDS = frozenset({TEXT, HTML, EMAIL, CSV})
 TEXT_SUFFIXES = {".txt": TEXT, ".text": TEXT, ".md": TEXT, ".markdown": TEXT,
-                 ".html": HTML, ".htm": HTML, ".eml": EMAIL}  # fmt: skip
-_HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*#*\s*$")
+                 ".html": HTML, ".htm": HTML, ".eml": EMAIL, ".csv": CSV, ".tsv": CSV}  # fmt: skip
+TABLE_PIECE_CHARS = 900  # rows of a table per piece: whole rows, about this long
+_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?\s*$")  # "## Title ##"
 _BLANK = re.compile(r"\n[ \t]*\n")
 _SUBJECT_PARTS = re.compile(r"\s*(?:\[|\]|//|\s[-–]\s|:)\s*")
 _MAIL_HEADER = re.compile(rb"^(?:Received|From|To|Subject|Date|Message-ID|MIME-Version):", re.I)
@@ -119,6 +124,34 @@ def html_pieces(markup: str, page: int = 1) -> list[Piece]:
     ]
 
 
+def table_pieces(text: str, page: int = 1) -> list[Piece]:
+    """A CSV table as Table pieces of whole rows, each value written with its column's
+    name ("Année : 1986 ; Budget : 120 000"): a row is never read without its header,
+    by the embedder or by the lexical index, wherever a chunk begins."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(lines[:4096], ",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    rows = [row for row in csv.reader(io.StringIO(lines), dialect) if any(c.strip() for c in row)]
+    if not rows:
+        return []
+    header = [name.strip() or f"colonne {n}" for n, name in enumerate(rows[0], 1)]
+    pieces: list[Piece] = []
+    run: list[str] = []
+    for row in rows[1:]:
+        cells = [f"{header[n] if n < len(header) else f'colonne {n + 1}'} : {value.strip()}"
+                 for n, value in enumerate(row) if value.strip()]  # fmt: skip
+        line = " ; ".join(cells)
+        if run and sum(len(r) + 1 for r in run) + len(line) > TABLE_PIECE_CHARS:
+            pieces.append(Piece(page, "Table", "\n".join(run)))
+            run = []
+        run.append(line)
+    if run:
+        pieces.append(Piece(page, "Table", "\n".join(run)))
+    return pieces or [Piece(page, "Table", " ; ".join(header))]
+
+
 def read_text_file(path: Path, kind: str) -> list[Piece]:
     data = path.read_bytes()
     if kind == EMAIL:
@@ -126,6 +159,8 @@ def read_text_file(path: Path, kind: str) -> list[Piece]:
     text = decode(data)
     if kind == HTML:
         return html_pieces(text)
+    if kind == CSV:
+        return table_pieces(text)
     return [p for n, page in enumerate(text_pages(text), 1) for p in paragraphs(page, n)]
 
 

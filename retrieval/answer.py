@@ -49,6 +49,7 @@ from retrieval.prompts import (
     NO_SOURCES,
     NOT_ANSWERED,
     answer_messages,
+    standalone_messages,
 )
 from retrieval.search import ArchiveRetriever, Searcher
 from vigie.contracts import Citation, Clearance, Hit, Quote, answer_label
@@ -62,6 +63,16 @@ Refusal = Literal["", "empty archive", "no passage", "too far", "declined", "uns
 Stop = Literal["", "cancelled", "time limit"]
 
 PROMPT_BUDGET = 320  # tokens of fenced passages the model reads (bench/answers.py)
+# A follow-up's rewriting: the conversation it reads (earlier answers cut to a few words,
+# the oldest turns dropped past the budget) and the most the rewritten question may take.
+STANDALONE_PROMPT_TOKENS = 384
+STANDALONE_ANSWER_WORDS = 40
+STANDALONE_TOKENS = 64
+STANDALONE_FALLBACK_WORDS = 20  # of the last answer, searched with the follow-up
+_REWRITE_LABEL = re.compile(
+    r"^\s*(?:(?:derni[eè]re\s+)?question(?:\s+r[ée]écrite)?|q|rewritten question)\s*:\s*",
+    re.IGNORECASE,
+)
 
 # The model saying that the passages do not answer (French or English), with nothing else.
 _DECLINES = re.compile(
@@ -405,6 +416,40 @@ class Answerer:
         sources, scored = self._gather(question, clearance)
         language = detect_language(question, default="en")
         return _evidence(pick_quotes(scored, sources), sources, question, language)
+
+    def standalone(self, question: str, history: list[tuple[str, str]]) -> str:
+        """`question`, a follow-up of the (question, answer) turns of `history`, rewritten
+        by the model as a question that stands alone (within `STANDALONE_TOKENS`); when
+        the model gives nothing usable (empty, too long, the question unchanged), the
+        last question, the first words of its answer and this one, side by side."""
+        question = " ".join(question.split())
+        if not history:
+            return question
+        last_question, last_answer = history[-1]
+        gist = " ".join(last_answer.split()[:STANDALONE_FALLBACK_WORDS])
+        fallback = " — ".join(filter(None, [" ".join(last_question.split()), gist, question]))
+        if self.llm is None:
+            return fallback
+        turns = [(q, " ".join(a.split()[:STANDALONE_ANSWER_WORDS])) for q, a in history]
+        while (
+            len(turns) > 1
+            and self.llm.prompt_tokens(standalone_messages(turns, question))
+            > STANDALONE_PROMPT_TOKENS
+        ):
+            turns = turns[1:]  # the oldest turns go first
+        said = "".join(
+            self.llm.stream_chat(
+                standalone_messages(turns, question), max_tokens=STANDALONE_TOKENS,
+                temperature=0.0,
+            )
+        )  # fmt: skip
+        rewritten = _REWRITE_LABEL.sub("", said.strip().splitlines()[0] if said.strip() else "")
+        rewritten = rewritten.strip(" «»\"'")
+        if not rewritten or rewritten.casefold() == question.casefold():
+            return fallback
+        if len(rewritten) > 3 * len(question) + 200:
+            return fallback
+        return rewritten
 
     def ask(self, question: str, clearance: Clearance, context: str = "") -> AnswerStream:
         """`context`: the conversation's earlier question, for a follow-up ("and in

@@ -117,3 +117,20 @@ MERGE = {
         "Single summary, with the pages (p. N):",
     ),
 }
+
+# A follow-up rewritten as a question that stands alone, before it is searched and answered.
+STANDALONE_SYSTEM = (
+    "Tu réécris la dernière question d'une conversation pour qu'elle se comprenne seule, "
+    "en reprenant de la conversation ce qu'elle sous-entend (le sujet, le lieu, la date). "
+    "Réponds par la seule question réécrite, dans la langue de la question, sans y répondre."
+)
+STANDALONE_USER = "<conversation>\n{history}\n</conversation>\n\nDernière question : {question}"
+
+
+def standalone_messages(history: list[tuple[str, str]], question: str) -> list[dict[str, str]]:
+    """The chat that rewrites `question` from the (question, answer) turns before it."""
+    said = "\n".join(f"Q : {_escaped(q)}\nR : {_escaped(a)}" for q, a in history)
+    return [
+        {"role": "system", "content": STANDALONE_SYSTEM},
+        {"role": "user", "content": STANDALONE_USER.format(history=said, question=question)},
+    ]

@@ -51,6 +51,10 @@ bundle_app = typer.Typer(
     help="Build, sign, verify and inspect the sealed offline bundle.", no_args_is_help=True
 )
 app.add_typer(bundle_app, name="bundle")
+conversations_app = typer.Typer(
+    help="Your conversations: list, show, delete.", no_args_is_help=True
+)
+app.add_typer(conversations_app, name="conversations")
 marking_app = typer.Typer(
     help="Decide weak classification markings (admins cleared to their level).",
     no_args_is_help=True,
@@ -522,13 +526,28 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object: answer, citations, timings.")
     ] = False,
+    follow: Annotated[
+        bool, typer.Option("--continue", help="Follow up your last conversation.")
+    ] = False,
+    conversation: Annotated[
+        str | None,
+        typer.Option("--conversation", metavar="ID", help="Follow up this conversation of yours."),
+    ] = None,
 ) -> None:
     """Answer from the archive: the best evidence first, then the model's answer,
-    streaming, each sentence citing document and page."""
+    streaming, each sentence citing document and page.
+
+    Every question starts a conversation; --continue (or --conversation ID) follows one
+    up: the question is rewritten from it as one that stands alone (printed), then
+    answered as any question is."""
+    if follow and conversation:
+        raise InputError("give --continue or --conversation ID, not both")
     streamed = ""
     with _signed_in(Action.ASK) as session:
-        stream = session.ask(question)
+        stream = session.ask(question, conversation="last" if follow else conversation)
         answer = stream.answer
+        if not as_json and answer.question != " ".join(question.split()):
+            typer.echo(f"(asked as: {answer.question})")
         if not as_json:
             _print_evidence(answer)
         try:
@@ -540,10 +559,65 @@ def ask(
             stream.cancel()
             stream.consume()
     if as_json:
-        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        result = answer.to_dict() | {"conversation": session.conversation_id}
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     typer.echo("")
     _print_answer_end(answer, streamed)
+    typer.echo(
+        f"\n(conversation {session.conversation_id}: `vigie ask --continue ...` follows it up)"
+    )
+
+
+@conversations_app.command("list")
+def conversations_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Your conversations, newest first (no one else's)."""
+    with _signed_in(Action.ASK) as session:
+        mine = session.conversations()
+    if as_json:
+        rows = [{"id": c.id, "title": c.title, "updated": c.to_dict()["updated"]} for c in mine]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not mine:
+        typer.echo("no conversation yet (each `vigie ask` starts one)")
+    for c in mine:
+        typer.echo(f"{c.id}  {c.to_dict()['updated']}  {c.title}")
+
+
+@conversations_app.command("show")
+def conversations_show(
+    conversation: Annotated[str, typer.Argument(help="Its id (see `vigie conversations list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """One of your conversations, each answer's sources checked against your clearance
+    now: an answer citing a passage you may no longer see is withdrawn."""
+    with _signed_in(Action.ASK) as session:
+        found = session.conversation(conversation)
+    if as_json:
+        typer.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{found.id}  {found.title}")
+    for turn in found.turns:
+        asked = f"  (asked as: {turn.asked})" if turn.asked != turn.question else ""
+        typer.echo(f"\nQ{turn.number}: {turn.question}{asked}")
+        if turn.withdrawn:
+            typer.echo("   (answer withdrawn: sources withdrawn since)")
+        else:
+            typer.echo(f"   [{turn.label}] {turn.answer}" if turn.label else f"   {turn.answer}")
+        for passage in turn.cited:
+            typer.echo(f"   - {passage.file_name}, {passage.place}")
+
+
+@conversations_app.command("delete")
+def conversations_delete(
+    conversation: Annotated[str, typer.Argument(help="Its id (see `vigie conversations list`).")],
+) -> None:
+    """Delete one of your conversations for good."""
+    with _signed_in(Action.ASK) as session:
+        gone = session.delete_conversation(conversation)
+    typer.echo(f"conversation {gone.id} deleted ({len(gone.turns)} turns)")
 
 
 def _print_evidence(answer: Answer) -> None:

@@ -74,6 +74,9 @@ class AuditAction(StrEnum):
     LISTEN = "listen"  # a recording played from a cited second
     EXPORT = "export"  # an answer saved as a file
     EVAL = "eval"
+    CONVERSATIONS_LISTED = "conversations_listed"
+    CONVERSATION_READ = "conversation_read"  # a stored conversation shown again, re-checked
+    CONVERSATION_DELETED = "conversation_deleted"
     # feeding it
     INGEST_BATCH = "ingest_batch"
     QUARANTINE = "quarantine"

@@ -159,6 +159,7 @@ class Settings(BaseSettings):
     # honoured when the UI listens on a loopback address. None: always the form.
     trusted_user_header: str | None = None
     max_question_chars: int = 2000  # longer questions are refused with a clear message
+    conversation_retention_days: float = 90.0  # conversations untouched longer are deleted
 
     # UI.
     ui_host: str = "127.0.0.1"

@@ -61,15 +61,28 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
     message.add_attachment(
         note.read_bytes(), maintype="application", subtype="pdf", filename="../../vivres.pdf"
     )
-    message.add_attachment(b"plain notes", maintype="text", subtype="csv", filename="table.csv")
+    message.add_attachment(b"\x00CAD", maintype="application", subtype="octet-stream",
+                           filename="plan.dwg")  # fmt: skip
     (batch / "ordre.eml").write_bytes(bytes(message))
+    budget = ["Année;Section;Crédits (francs)"]
+    budget += [f"{year};{section};{year * 10 + n * 7}" for year in range(1980, 1990)
+               for n, section in enumerate(("Transmissions", "Génie", "Santé"))]  # fmt: skip
+    (batch / "budgets.csv").write_text("\n".join(budget) + "\n", encoding="utf-8")
     (batch / "faux.eml").write_text("ceci n'est pas un message\n", encoding="utf-8")
     home = root / "home"
-    fed = run_vigie(["ingest", str(batch), "--level", "NON PROTÉGÉ", "--json"], home, models_dir)
+    fed = run_vigie(
+        ["--verbose", "ingest", str(batch), "--level", "NON PROTÉGÉ", "--json"], home, models_dir
+    )
     assert fed.returncode == 0, fed.stderr
     assert network_attempts(home) == []
+    report = json.loads(fed.stdout)
+    # Each stage's work and time: every page parsed, every chunk embedded and stored.
+    stages, totals = report["stages"], report["totals"]
+    assert stages["parse"]["count"] == totals["pages"] and stages["parse"]["seconds"] > 0
+    assert stages["embed"]["count"] == stages["store"]["count"] == totals["chunks"]
+    assert f"stage parse: {totals['pages']} pages in " in fed.stderr
     add_user(home, "lecteur", "analyst", Level.DIFFUSION_RESTREINTE, (), "lecteur-password")
-    return home, json.loads(fed.stdout)
+    return home, report
 
 
 def by_name(report: dict) -> dict[str, dict]:
@@ -95,6 +108,20 @@ def test_text_files_go_in_with_their_pages_and_markings(
     assert json.loads(html.stdout)["results"][0]["document"] == "page.html"
 
 
+def test_a_csv_row_is_found_with_its_column_names(
+    ingested: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, report = ingested
+    assert by_name(report)["budgets.csv"]["state"] == "ingested"
+    found = run_vigie(["search", "crédits du Génie en 1986", "--json", "--limit", "3"], home,
+                      models_dir)  # fmt: skip
+    hits = [r for r in json.loads(found.stdout)["results"] if r["document"] == "budgets.csv"]
+    assert hits
+    row = "Année : 1986 ; Section : Génie ; Crédits (francs) : 19867"
+    # the row whole, its values each after their column's name
+    assert any(row in " ".join(hit["text"].split()) for hit in hits), hits[0]["text"]
+
+
 def test_an_email_is_dated_marked_by_its_subject_and_its_attachments_stand_alone(
     ingested: tuple[Path, dict], models_dir: Path
 ) -> None:
@@ -105,7 +132,7 @@ def test_an_email_is_dated_marked_by_its_subject_and_its_attachments_stand_alone
     assert attached["state"] == "ingested" and attached["level"] == "NON PROTÉGÉ"
     assert attached["reason"] == "attached to: ordre.eml"
     assert Path(attached["path"]).parent.parent == home / "unpacked"  # the name's ".." dropped
-    assert any(p.endswith("ordre.eml/table.csv") for p in report["ignored"])
+    assert any(p.endswith("ordre.eml/plan.dwg") for p in report["ignored"])
     question = ["search", "escadre appareille de Toulon vers Djibouti", "--json"]
     admin = json.loads(run_vigie(question, home, models_dir).stdout)["results"][0]
     assert admin["document"] == "ordre.eml" and admin["date"] == "1986-03-12"

@@ -241,16 +241,20 @@ def test_a_follow_up_keeps_the_conversation_and_new_question_starts_clean(
     at = login(READER, READER_PASSWORD, timeout=600)
     ask(at, SCANNED_QUESTION)
     ask(at, "Et qui l'accueillit à la coupée ?")
+    asked_as = [c.value for c in at.caption if c.value.startswith("Question posée aux archives")]
+    assert len(asked_as) == 1  # the follow-up's standalone question is shown
     questions = [m.value for m in at.markdown if m.value in (SCANNED_QUESTION, FOLLOW_UP)]
     assert questions == [SCANNED_QUESTION, FOLLOW_UP]
     record = [r for r in AuditTrail(ui_home / "audit.jsonl").records() if r.action == "question"]
-    assert record[-1].details["question"] == FOLLOW_UP
-    assert record[-1].details["follows"] == SCANNED_QUESTION
+    first, follow_up = record[-2].details, record[-1].details
+    assert follow_up["question"] == FOLLOW_UP and follow_up["asked"] != FOLLOW_UP
+    assert follow_up["conversation"] == first["conversation"]  # one conversation, two turns
     at.button(key="new_question").click().run()
     assert not [m for m in at.markdown if m.value in (SCANNED_QUESTION, FOLLOW_UP)]
     ask(at, FOLLOW_UP)
     record = [r for r in AuditTrail(ui_home / "audit.jsonl").records() if r.action == "question"]
-    assert record[-1].details["follows"] == ""
+    assert record[-1].details["asked"] == FOLLOW_UP  # a new conversation: asked as typed
+    assert record[-1].details["conversation"] != first["conversation"]
 
 
 def test_a_document_opens_page_by_page_and_a_secret_one_is_unknown(app_env: None) -> None:

@@ -42,7 +42,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
         zipped(
             {
                 "rapports/1986/ravitaillement.pdf": note,
-                "lisezmoi.txt": b"notes de versement",
+                "plan.dwg": b"\x00CAD",
                 "annexes.zip": inner,
                 "../../../evasion.pdf": note,  # would land beside the batch
             }
@@ -94,7 +94,7 @@ def test_members_go_in_with_their_path_inside_the_archive_and_its_level(
     assert files["annexes.zip"]["state"] == "expanded"
     assert files["ravitaillement.pdf"]["path"].endswith("/rapports/1986/ravitaillement.pdf")
     assert Path(files["ravitaillement.pdf"]["path"]).is_relative_to(home / "unpacked")
-    assert any(p.endswith("versement-1986.zip/lisezmoi.txt") for p in report["ignored"])
+    assert any(p.endswith("versement-1986.zip/plan.dwg") for p in report["ignored"])
     found = run_vigie(["search", "ravitaillement Toulon 1986", "--json"], home, models_dir)
     first = json.loads(found.stdout)["results"][0]
     assert first["document"] == "ravitaillement.pdf"

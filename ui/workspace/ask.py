@@ -19,7 +19,8 @@ from ui.workspace.sources import anchor, show_page, source_panel
 from vigie.contracts import marking
 from vigie.users import UserError
 
-CONVERSATION = "vigie_conversation"
+CONVERSATION = "vigie_conversation"  # the turns shown
+CONVERSATION_ID = "vigie_conversation_id"  # the stored conversation they belong to
 STOP_WAIT = 300.0  # seconds to wait for a stopped answer's run to let go of the model
 
 
@@ -189,12 +190,15 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
         wait_for_stop(t, turns[-1])
     if turns and st.button(t("ask.new"), key="new_question"):
         turns.clear()
+        st.session_state.pop(CONVERSATION_ID, None)
         st.session_state.pop("vigie_pages", None)
         st.session_state.pop("vigie_transcripts", None)
         st.session_state.pop("vigie_recordings", None)
     for index, turn in enumerate(turns):
         with st.chat_message("user"):
             st.markdown(turn.question)
+        if turn.answer.question != turn.question:
+            st.caption(t("ask.asked_as", question=turn.answer.question))
         with st.chat_message("assistant"):
             show_answer(session, t, screen, index, turn)
     question = st.chat_input(t("ask.input"), key="question")
@@ -202,20 +206,24 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
         return
     with st.chat_message("user"):
         st.markdown(question)
-    context = turns[-1].question if turns else ""
+    following = st.session_state.get(CONVERSATION_ID) if turns else None
     with st.chat_message("assistant"):
         try:
             with st.spinner(t("ask.searching")):
-                stream = session.ask(question, context=context)
+                stream = session.ask(question, conversation=following)
         except UserError as exc:
             st.error(str(exc))
             return
+        st.session_state[CONVERSATION_ID] = session.conversation_id
+        if stream.answer.question != " ".join(question.split()):
+            st.caption(t("ask.asked_as", question=stream.answer.question))
         answer = stream.answer
         if answer.sources:
             screen.show_sources(answer)
             st.caption(f"{t('ask.marking')} : {answer.sources_label}")
         show_quotes(None, t, answer)  # at once: the archive's words, while the model reads
-        turns.append(Turn(answer.question, answer, stream))  # kept if the reader stops it
+        # kept if the reader stops it; the question as typed (`answer.question`: as asked)
+        turns.append(Turn(" ".join(question.split()), answer, stream))
         st.button(t("ask.stop"), key="stop_answer", on_click=stream.cancel)
         box = st.empty()
         if answer.prompt_tokens:
