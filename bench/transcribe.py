@@ -112,7 +112,7 @@ def wer_by_language(side: Side, files: list[Recording]) -> dict[str, float]:
     return result
 
 
-def ingest_side(folder: Path, files: list[Recording]) -> dict[str, Any]:
+def ingest_side(files: list[Recording]) -> dict[str, Any]:
     """`vigie ingest` of the recordings in a fresh home; its wall time and stored WER."""
     import subprocess
     import tempfile
@@ -130,7 +130,8 @@ def ingest_side(folder: Path, files: list[Recording]) -> dict[str, Any]:
         vigie = [sys.executable, "-m", "ui.cli"]
         began = time.perf_counter()
         fed = subprocess.run(
-            [*vigie, "ingest", str(folder), "--level", "NON PROTÉGÉ", "--json"],
+            # the recordings themselves: their reference transcripts (.txt) are documents too
+            [*vigie, "ingest", *(str(f.path) for f in files), "--level", "NON PROTÉGÉ", "--json"],
             capture_output=True, text=True, cwd=REPO, env=env, check=False,
         )  # fmt: skip
         seconds = time.perf_counter() - began
@@ -241,7 +242,7 @@ def main() -> int:
     )
     if not args.skip_ingest:
         del vigie, bare_model  # the batch's workers load their own
-        report["ingest"] = ingest_side(args.audio, files)
+        report["ingest"] = ingest_side(files)
         report["ingest_over_bare_time"] = round(
             report["ingest"]["seconds"] / report["sides"]["bare"]["seconds"], 3
         )
