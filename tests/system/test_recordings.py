@@ -246,15 +246,15 @@ def test_a_recording_heard_unsure_is_listed_to_review_for_those_cleared_for_it(
 def test_a_recording_may_take_longer_than_a_page_in_proportion_to_its_length(
     tmp_path: Path, models_dir: Path
 ) -> None:
-    """file_timeout alone (3 s) is too short to transcribe 47 s of speech; the file's
+    """file_timeout alone (3 s) is too short to transcribe 30 s of speech; the file's
     own deadline (file_timeout + recording_seconds_per_second x its length) is not."""
     batch = tmp_path / "batch"
     batch.mkdir()
     with wave.open(str(AUDIO / "en" / "librispeech-1272-128104-0000.wav"), "rb") as source:
         params, frames = source.getparams(), source.readframes(source.getnframes())
-    with wave.open(str(batch / "long.wav"), "wb") as long:  # 8 x 5.9 s
+    with wave.open(str(batch / "long.wav"), "wb") as long:  # 5 x 5.9 s
         long.setparams(params)
-        long.writeframes(frames * 8)
+        long.writeframes(frames * 5)
     outcomes = {}
     for per_second in ("0.01", "2"):
         fed = run_vigie(
