@@ -41,7 +41,7 @@ from typing import Any
 from ingest.errors import UnreadableFile
 from ingest.filetypes import RECORDING, sniff
 from ingest.ocr import OcrError, ocr_image
-from ingest.textfiles import EMAIL, TEXT_KINDS, page_count, read_message, read_text_file
+from ingest.textfiles import EMAIL, TEXT_KINDS, message_date, page_count, read_text_file
 from ingest.textlayer import text_layer_is_plausible
 from vigie.config import Settings
 from vigie.contracts import Element, SourceDocument, Transcript
@@ -436,7 +436,7 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
         return FileProbe(kind, 1, [], None, duration)
     if kind in TEXT_KINDS:
         with _file_errors(path):
-            created = read_message(path.read_bytes()).date if kind == EMAIL else None
+            created = message_date(path.read_bytes()) if kind == EMAIL else None
             return FileProbe(kind, page_count(path, kind), [], created)
     with _file_errors(path):
         created = None

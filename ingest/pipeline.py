@@ -40,7 +40,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ingest.chunking import DocumentChunker
 from ingest.errors import UnreadableFile
@@ -355,6 +355,14 @@ class Declarations:
 # -- one file in flight ----------------------------------------------------------------
 
 
+class _Member(NamedTuple):
+    """A file expanded from another (a zip member, an e-mail's attachment)."""
+
+    declared: Declaration  # the declaration of what held it
+    depth: int  # 1: held by a file of the batch's own; 2: by one of its members...
+    note: str  # where it comes from, its report's reason: "attached to: ordre.eml"
+
+
 @dataclass
 class _FileJob:
     path: Path
@@ -552,9 +560,8 @@ class _Batch:
         self.audio_done = 0.0  # seconds of recordings transcribed
         self.files_probed = 0  # documents (not recordings) whose pages are counted
         self.pages_probed = 0
-        # Members of zip archives and attachments of e-mails: the declaration of what held
-        # them, how deep they are nested, and where they come from ("attached to: ...").
-        self.members: dict[Path, tuple[Declaration, int, str]] = {}
+        # Members of zip archives and attachments of e-mails, by their path on disk.
+        self.members: dict[Path, _Member] = {}
 
     def run(self) -> None:
         from tqdm import tqdm
@@ -610,7 +617,7 @@ class _Batch:
         try:
             declared = self.declarations.for_file(path)
             if path in self.members:  # a member of an archive, an e-mail's attachment
-                declared = declared.merged(self.members[path][0])
+                declared = declared.merged(self.members[path].declared)
             size = path.stat().st_size
             if size > self.settings.max_file_mb * 1024 * 1024:
                 raise UnreadableFile(
@@ -628,10 +635,10 @@ class _Batch:
             )
             return None
         except UnreadableFile as exc:
-            self._quarantine_unhashed(path, str(exc))
+            self._quarantine_unread(path, str(exc))
             return None
         except OSError as exc:
-            self._quarantine_unhashed(path, f"cannot read file: {exc.strerror or exc}")
+            self._quarantine_unread(path, f"cannot read file: {exc.strerror or exc}")
             return None
         for job in self.jobs:
             if job.sha256 == sha256:  # the same content is already being read in this batch
@@ -661,17 +668,21 @@ class _Batch:
     def _unpacked_folder(self, path: Path, sha256: str) -> Path:
         return self.settings.home / "unpacked" / f"{path.stem[:60]}-{sha256[:12]}"
 
+    def _depth(self, path: Path) -> int:
+        """How deep what `path` holds is nested: 1 for a file of the batch's own."""
+        return self.members[path].depth + 1 if path in self.members else 1
+
     def _join(self, path: Path, members: list[tuple[Path, str]], declared: Declaration,
               note: str) -> int:  # fmt: skip
         """Members expanded from `path` join the batch next; return how many will be read."""
-        depth = self.members.get(path, (declared, 0, ""))[1] + 1
+        depth = self._depth(path)
         read = []
         for member, name in members:
             if member.name == DECLARATION_FILE or member.name.startswith("."):
                 continue  # a declaration inside an archive applies to its folder
             if member.suffix.lower() in SUPPORTED_SUFFIXES:
                 read.append(member)
-                self.members[member] = (declared, depth, note)
+                self.members[member] = _Member(declared, depth, note)
             else:
                 self.report.ignored.append(f"{path}/{name}")
         self.queue.extendleft(reversed(read))
@@ -703,7 +714,7 @@ class _Batch:
     def _expand(self, path: Path, sha256: str, declared: Declaration, started: float) -> None:
         """A zip archive: its members, expanded under Vigie's home, join the batch next
         (with the archive's declaration); an archive refused whole is quarantined."""
-        depth = self.members.get(path, (declared, 0, ""))[1] + 1
+        depth = self._depth(path)
         into = self._unpacked_folder(path, sha256)
         limits = ZipLimits(
             self.settings.max_zip_members,
@@ -718,17 +729,10 @@ class _Batch:
                 )
             unpacked = unpack_zip(path, into, limits)
         except UnreadableFile as exc:
-            level, caveats, _ = self.p.classify((), declared, read=False)
-            entry = LedgerEntry(
-                sha256, str(path), path.name, FileState.QUARANTINED, str(exc),
-                level=int(level) if level is not None else None, caveats=list(caveats),
-                batch=self.batch, fed_by=self.fed_by,
-            )  # fmt: skip
-            self._guarded(self.p.ledger.record, entry)
-            self._finish(FileOutcome(str(path), FileState.QUARANTINED, str(exc)))
+            self._quarantine_unread(path, str(exc), declared, key=sha256)
             return
         for name, reason in unpacked.refused:
-            self._quarantine_unhashed(Path(f"{path}/{name}"), reason, declared)
+            self._quarantine_unread(Path(f"{path}/{name}"), reason, declared)
         read = self._join(path, unpacked.members, declared, f"from the archive {path.name}")
         refused = f", {len(unpacked.refused)} refused" if unpacked.refused else ""
         reason = f"zip archive: {read} files read from it{refused}, expanded in {into}"
@@ -961,7 +965,7 @@ class _Batch:
         self._guarded(self.p.ledger.record, entry, older)
         reason = "new version of a file ingested before" if older else ""
         if not older and job.path in self.members:
-            reason = self.members[job.path][2]  # "attached to: message.eml"
+            reason = self.members[job.path].note  # "attached to: message.eml"
         self._finish(
             FileOutcome(
                 str(job.path),
@@ -1019,15 +1023,20 @@ class _Batch:
         seconds = time.perf_counter() - job.started
         self._reject(job, FileState.QUARANTINED, reason, {"pages": pages, "seconds": seconds})
 
-    def _quarantine_unhashed(
-        self, path: Path, reason: str, declared: Declaration | None = None
+    def _quarantine_unread(
+        self,
+        path: Path,
+        reason: str,
+        declared: Declaration | None = None,
+        key: str | None = None,
     ) -> None:
-        """Quarantine a file that could not even be hashed (or a zip member refused
-        unwritten, under `declared`): keyed by its path."""
+        """Quarantine a file settled before any parsing: one that could not even be
+        hashed, keyed by its path; a zip member refused unwritten, under its archive's
+        `declared` level; an archive refused whole, keyed by its SHA-256 (`key`)."""
         declared = declared or self.declarations.for_file(path)
         level, caveats, _ = self.p.classify((), declared, read=False)
         entry = LedgerEntry(
-            f"path:{path}", str(path), path.name, FileState.QUARANTINED, reason,
+            key or f"path:{path}", str(path), path.name, FileState.QUARANTINED, reason,
             level=int(level) if level is not None else None, caveats=list(caveats),
             batch=self.batch, fed_by=self.fed_by,
         )  # fmt: skip

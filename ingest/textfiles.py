@@ -21,6 +21,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 
@@ -177,11 +178,23 @@ def _iso_date(value: str | None) -> str | None:
         return None
 
 
+def _check_headers(parsed: object) -> None:
+    if not isinstance(parsed, EmailMessage) or not (parsed["From"] or parsed["Subject"]):
+        raise UnreadableFile("not an e-mail message: no From or Subject header")
+
+
+def message_date(data: bytes) -> str | None:
+    """An e-mail's date (ISO), from its headers alone: the body and attachments are not
+    decoded; raise `UnreadableFile` if it is not a message."""
+    headers = BytesHeaderParser(policy=email.policy.default).parsebytes(data)
+    _check_headers(headers)
+    return _iso_date(headers["Date"])
+
+
 def read_message(data: bytes) -> Message:
     """An e-mail's headers, body and attachments; raise `UnreadableFile` if it has none."""
     parsed = email.message_from_bytes(data, policy=email.policy.default)
-    if not isinstance(parsed, EmailMessage) or not (parsed["From"] or parsed["Subject"]):
-        raise UnreadableFile("not an e-mail message: no From or Subject header")
+    _check_headers(parsed)
     message = Message(
         subject=str(parsed["Subject"] or "").strip(),
         sender=str(parsed["From"] or "").strip(),
