@@ -145,6 +145,50 @@ def network_attempts(home: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+def files_by_name(report: dict) -> dict[str, dict]:
+    """An ingest report's files (`--json`), by file name."""
+    return {Path(f["path"]).name: f for f in report["files"]}
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one line a user's mistake gives (exit 2, no traceback): "vigie: error: ..."."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vigie: error: "), result.stderr
+    return lines[0]
+
+
+def signed_in_workspace(
+    home: Path,
+    models_dir: Path,
+    user: str,
+    password: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+):
+    """The Streamlit app (AppTest) on a copy of `home`, signed in as `user`. The app keeps
+    its services (and the embedded store, open) for the life of the process: the test
+    gets its own copy of the home and leaves no services behind."""
+    import shutil
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_resource.clear()
+    request.addfinalizer(st.cache_resource.clear)
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("VIGIE_HOME", str(copy))
+    monkeypatch.setenv("VIGIE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(str(ROOT / "ui" / "streamlit_app.py"), default_timeout=300).run()
+    at.text_input(key="login_name").input(user)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click().run()
+    return at
+
+
 @pytest.fixture(scope="session")
 def sample_home(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Path:
     """A Vigie home with samples/ ingested once, through the CLI, with no network."""

@@ -26,7 +26,7 @@ from retrieval.analysis import (
 from retrieval.llm import LocalLLM
 from retrieval.qdrant_edge import QdrantEdgeStore
 from retrieval.store import VectorStore
-from tests.conftest import add_user, run_vigie
+from tests.conftest import add_user, one_line_error, run_vigie
 from vigie.config import Settings
 from vigie.contracts import Chunk, Clearance, Level
 from vigie.language import detect_language
@@ -287,14 +287,6 @@ def test_the_commands_have_help(command: str, home: Path, models_dir: Path) -> N
     result = run_vigie([command, "--help"], home, models_dir, offline=False)
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout and "SHA-256" in result.stdout
-
-
-def one_line_error(result) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vigie: error: "), result.stderr
-    return lines[0]
 
 
 def test_the_commands_fail_in_one_line(home: Path, models_dir: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_user, network_attempts, run_vigie
+from tests.conftest import add_user, network_attempts, one_line_error, run_vigie
 from tests.pdfmaker import make_text_pdf
 from vigie.contracts import Level
 
@@ -18,13 +18,6 @@ ANALYST = {"VIGIE_USER": "lecteur", "VIGIE_PASSWORD": "lecteur-password"}
 OTHER = {"VIGIE_USER": "collegue", "VIGIE_PASSWORD": "collegue-password"}
 FIRST = "Quel croiseur a quitté Brest le 12 mars 1952 ?"
 FOLLOW_UP = "Et dans quel port ce croiseur est-il arrivé ?"
-
-
-def one_line_error(result) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vigie: error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, add_user, network_attempts, run_vigie
+from tests.conftest import (
+    ROOT,
+    add_user,
+    network_attempts,
+    one_line_error,
+    run_vigie,
+    signed_in_workspace,
+)
 from vigie.contracts import Level
 
 AUDIO = ROOT.parent / "shared" / "corpus" / "audio"
 READER = {"VIGIE_USER": "lecteur", "VIGIE_PASSWORD": "lecteur-password"}
-
-
-def one_line_error(result) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vigie: error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -185,21 +185,8 @@ def test_the_workspace_plays_a_recording_from_the_second_a_segment_names(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    # The app keeps its services (and the embedded store, open) for the life of the
-    # process: this test gets its own copy of the home and leaves no services behind.
-    st.cache_resource.clear()
-    request.addfinalizer(st.cache_resource.clear)
-    home = tmp_path / "home"
-    shutil.copytree(archive[0], home)
-    monkeypatch.setenv("VIGIE_HOME", str(home))
-    monkeypatch.setenv("VIGIE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(str(ROOT / "ui" / "streamlit_app.py"), default_timeout=300).run()
-    at.text_input(key="login_name").input("lecteur")
-    at.text_input(key="login_password").input("lecteur-password")
-    at.button[0].click().run()
+    at = signed_in_workspace(archive[0], models_dir, "lecteur", "lecteur-password", tmp_path,
+                             monkeypatch, request)  # fmt: skip
     at.radio(key="page").set_value("documents").run()
     at.text_input(key="document").input("declaration.ogg")
     at.button[0].click().run()

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_user, network_attempts, run_vigie
+from tests.conftest import (
+    add_user,
+    files_by_name,
+    network_attempts,
+    run_vigie,
+    signed_in_workspace,
+)
 from tests.pdfmaker import make_text_pdf
 from vigie.contracts import Level
 
@@ -85,15 +91,11 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
     return home, report
 
 
-def by_name(report: dict) -> dict[str, dict]:
-    return {Path(f["path"]).name: f for f in report["files"]}
-
-
 def test_text_files_go_in_with_their_pages_and_markings(
     ingested: tuple[Path, dict], models_dir: Path
 ) -> None:
     home, report = ingested
-    files = by_name(report)
+    files = files_by_name(report)
     assert files["rapport.txt"]["state"] == "ingested" and files["rapport.txt"]["pages"] == 2
     assert files["rapport.txt"]["level"] == "DIFFUSION RESTREINTE"
     for name in ("inventaire.md", "page.html"):
@@ -112,7 +114,7 @@ def test_a_csv_row_is_found_with_its_column_names(
     ingested: tuple[Path, dict], models_dir: Path
 ) -> None:
     home, report = ingested
-    assert by_name(report)["budgets.csv"]["state"] == "ingested"
+    assert files_by_name(report)["budgets.csv"]["state"] == "ingested"
     found = run_vigie(["search", "crédits du Génie en 1986", "--json", "--limit", "3"], home,
                       models_dir)  # fmt: skip
     hits = [r for r in json.loads(found.stdout)["results"] if r["document"] == "budgets.csv"]
@@ -126,7 +128,7 @@ def test_an_email_is_dated_marked_by_its_subject_and_its_attachments_stand_alone
     ingested: tuple[Path, dict], models_dir: Path
 ) -> None:
     home, report = ingested
-    files = by_name(report)
+    files = files_by_name(report)
     assert files["ordre.eml"]["state"] == "ingested" and files["ordre.eml"]["level"] == "SECRET"
     attached = files["vivres.pdf"]
     assert attached["state"] == "ingested" and attached["level"] == "NON PROTÉGÉ"
@@ -153,23 +155,8 @@ def test_the_workspace_shows_a_cited_text_page_as_text_with_the_passage_marked(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
-    import shutil
-
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
-
-    st.cache_resource.clear()  # the app's services belong to another home otherwise
-    request.addfinalizer(st.cache_resource.clear)
-    home = tmp_path / "home"
-    shutil.copytree(ingested[0], home)
-    monkeypatch.setenv("VIGIE_HOME", str(home))
-    monkeypatch.setenv("VIGIE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(str(ROOT / "ui" / "streamlit_app.py"), default_timeout=300).run()
-    at.text_input(key="login_name").input("lecteur")
-    at.text_input(key="login_password").input("lecteur-password")
-    at.button[0].click().run()
+    at = signed_in_workspace(ingested[0], models_dir, "lecteur", "lecteur-password", tmp_path,
+                             monkeypatch, request)  # fmt: skip
     at.chat_input[0].set_value("Quand le sous-marin Gymnote rentre-t-il de mission ?").run()
     assert not at.exception
     marked = [m.value for m in at.markdown if "vigie-text-page" in m.value and "<mark>" in m.value]

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_user, network_attempts, run_vigie
+from tests.conftest import (
+    add_user,
+    files_by_name,
+    network_attempts,
+    one_line_error,
+    run_vigie,
+)
 from tests.pdfmaker import make_text_pdf
 from vigie.audit import AuditTrail
 from vigie.contracts import Level
@@ -38,13 +44,6 @@ SIGNATURES = [
 READER = {"VIGIE_USER": "lecteur", "VIGIE_PASSWORD": "lecteur-password"}
 OPERATOR = {"VIGIE_USER": "guichet", "VIGIE_PASSWORD": "guichet-password"}
 LOW_ADMIN = {"VIGIE_USER": "chef", "VIGIE_PASSWORD": "chef-password"}
-
-
-def one_line_error(result) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vigie: error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +72,7 @@ def test_signatures_are_not_markings_and_a_lone_mark_waits_for_a_person(
     archive: tuple[Path, dict],
 ) -> None:
     _, report = archive
-    files = {Path(f["path"]).name: f for f in report["files"]}
+    files = files_by_name(report)
     assert files["arrete-signe.pdf"]["level"] == "NON PROTÉGÉ"
     assert files["arrete-signe.pdf"]["to_confirm"] == []
     assert files["note-convoi.pdf"]["level"] == "SECRET"  # beside a banner, "(S)" counts

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import network_attempts, run_vigie
+from tests.conftest import files_by_name, network_attempts, run_vigie
 from tests.pdfmaker import make_text_pdf
 
 NOTE = ["", "Rapport sur le ravitaillement de la base navale de Toulon en 1986.", ""]
@@ -77,15 +77,11 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
     return home, json.loads(fed.stdout)
 
 
-def by_name(report: dict) -> dict[str, dict]:
-    return {Path(f["path"]).name: f for f in report["files"]}
-
-
 def test_members_go_in_with_their_path_inside_the_archive_and_its_level(
     ingested: tuple[Path, dict], models_dir: Path
 ) -> None:
     home, report = ingested
-    files = by_name(report)
+    files = files_by_name(report)
     assert files["versement-1986.zip"]["state"] == "expanded"
     assert "2 files read from it, 2 refused" in files["versement-1986.zip"]["reason"]
     for name in ("ravitaillement.pdf", "escorte.pdf"):
@@ -116,7 +112,7 @@ def test_a_dangerous_archive_or_member_is_quarantined_with_its_reason(
     ingested: tuple[Path, dict], name: str, reason: str
 ) -> None:
     _, report = ingested
-    outcome = by_name(report)[name]
+    outcome = files_by_name(report)[name]
     assert outcome["state"] == "quarantined"
     assert outcome["reason"].startswith(reason), outcome["reason"]
 
