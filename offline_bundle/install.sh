@@ -137,6 +137,10 @@ if speech is not None:
     lines.append(f'speech_model_path = "{final / speech["path"]}"')
 (release / "vigie.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 EOF
+# The embedder's ONNX export (ONNX Runtime runs it), made here from the verified model folder
+# by the release's own torch: deterministic, checked by its SHA256SUMS at every load.
+say "embedder exported to ONNX"
+VIGIE_CONFIG="$RELEASE/vigie.toml" VIGIE_HOME="$PREFIX/home" "$RELEASE/venv/bin/vigie" models export
 touch "$RELEASE/.complete"
 
 mkdir -p "$PREFIX/bin"

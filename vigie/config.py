@@ -30,6 +30,8 @@ Fusion = Literal["dbsf", "rrf"]
 Quantization = Literal["none", "int8"]
 SpeechLanguage = Literal["auto", "fr", "en"]  # "auto": detected per recording, French or English
 SpeechDevice = Literal["auto", "cpu", "cuda"]
+# How the embedder runs: its ONNX export on ONNX Runtime (float32, or int8 weights), or torch.
+EmbedderBackend = Literal["onnx", "onnx-int8", "torch"]
 
 
 class ConfigError(InputError):
@@ -53,6 +55,11 @@ class Settings(BaseSettings):
     embedder_path: Path | None = None
     embedder_device: str = "cpu"
     embedder_batch_size: int = 8  # measured (bench/embedder.py): 8 beats 32 on 2 cores
+    # "onnx": the model exported once to ONNX (by `vigie models prepare`), same vectors as
+    # torch, 2-2.5x faster here; "onnx-int8": int8 weights, faster, vectors moved (a store
+    # records it as another embedder); "torch": sentence-transformers on torch.
+    embedder_backend: EmbedderBackend = "onnx"
+    embedder_threads: int | None = None  # ONNX Runtime's threads; None: all cores
     # Text put before queries and passages; None: the model's own prompts (e5's "query: " and
     # "passage: " come with the default model in config_sentence_transformers.json).
     query_prefix: str | None = None

@@ -55,6 +55,16 @@ def test_the_llm_bench_compares_vigie_with_bare_llama() -> None:
     assert report["setup"]["prompt_tokens"] > 0 and report["ask"] is None
 
 
+def test_the_embedder_bench_compares_the_engines() -> None:
+    report = run_bench("embedder.py", "--chunks", "6", "--batch-sizes", "4", "--no-minilm")
+    rows = {row["variant"]: row for row in report["rows"]}
+    assert set(rows) == {"torch", "onnx", "onnx-int8"}
+    assert all(row["passages_per_s"] > 0 for row in rows.values())
+    assert rows["torch"]["ratio_vs_torch"] == 1.0
+    assert report["vs_torch_vectors"]["onnx"]["min_cosine"] > 0.9999
+    assert report["vs_torch_vectors"]["onnx-int8"]["min_cosine"] < 0.9999
+
+
 def test_the_speech_bench_runs_the_transcriber_bare_whisper_and_an_ingestion(tmp_path) -> None:
     import shutil
 
