@@ -7,9 +7,10 @@ Title. A chunk is closed once it reaches `chunk_soft_chars`, or before an
 element that would take it past `chunk_max_chars`; an element longer than the
 limit is split at sentence boundaries, then between words. A Table is always
 a chunk of its own (several if it is too long), typed "Table". Running heads,
-footers and page numbers are left out: repeated on every page, they would
-only add noise to the search (they stay in the parsed document, where
-classification markings are read).
+footers and page numbers are left out, those the parser labelled and those
+found repeated at the top or bottom of most pages (`PageFurniture`): repeated
+on every page, they would only add noise to the search and cost embeddings
+(they stay in the parsed document, where classification markings are read).
 
 Characters shape the chunks; the embedder's own tokenizer has the last word:
 a chunk longer than `max_tokens` (the embedder's input limit, past which it
@@ -227,6 +228,51 @@ def _is_running_head(element: Element, text: str) -> bool:
     return element.element_type in SKIPPED_TYPES and len(text) <= _MAX_RUNNING_HEAD_CHARS
 
 
+def _furniture_key(text: str) -> str:
+    """A line as it repeats from page to page: numbers vary ("Page 3", "- 12 -")."""
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+class PageFurniture:
+    """Running heads and footers no parser labelled: the same short text at the top or
+    the bottom of most pages of a document (its title on every page, "Règlement 1324 -
+    ...", "Confidentiel - page 3"). Seen `MIN_PAGES` pages at a time or more, a text
+    among the first or last `EDGE` elements of at least `SHARE` of the pages is furniture
+    for the rest of the document; each element of it at a page's edge is left out of the
+    chunks (it stays in the parsed document, where markings are read)."""
+
+    EDGE = 2
+    MIN_PAGES = 3
+    SHARE = 0.6
+    MAX_CHARS = 200
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def update(self, elements: list[Element]) -> set[int]:
+        """Learn from these whole pages; the ids of their elements that are furniture."""
+        pages: dict[int, list[Element]] = {}
+        for element in elements:
+            pages.setdefault(element.page, []).append(element)
+        edges = {
+            number: [
+                e
+                for e in page[: self.EDGE] + page[self.EDGE :][-self.EDGE :]
+                if e.text.strip() and len(e.text) <= self.MAX_CHARS
+            ]
+            for number, page in pages.items()
+        }
+        if len(pages) >= self.MIN_PAGES:
+            seen = Counter(
+                key for page in edges.values() for key in {_furniture_key(e.text) for e in page}
+            )
+            needed = max(self.MIN_PAGES, self.SHARE * len(pages))
+            self.keys |= {key for key, count in seen.items() if count >= needed}
+        return {
+            id(e) for page in edges.values() for e in page if _furniture_key(e.text) in self.keys
+        }
+
+
 class DocumentChunker:
     """Chunks of one document, fed a page range at a time, numbered from 0 in reading order.
 
@@ -254,6 +300,7 @@ class DocumentChunker:
         self._chunker = _Chunker(settings)
         self._count = 0
         self._heads: list[tuple[Element, str]] = []  # skipped while no chunk was made
+        self._furniture = PageFurniture()
         self._confidence: dict[int, float | None] = {}
 
     def feed(
@@ -266,11 +313,12 @@ class DocumentChunker:
             self.language = detect_language(head)
             # Read once, from the first pages fed: where letters and reports are dated.
             self.document_date = document_date(head, self.doc.created)
+        furniture = self._furniture.update(elements)
         for element in elements:
             text = " ".join(element.text.split())
             if not text:
                 continue
-            if not _is_running_head(element, text):
+            if not _is_running_head(element, text) and id(element) not in furniture:
                 self._chunker.add(element, text)
             elif self._count == 0 and len(self._heads) < _MAX_KEPT_HEADS:
                 self._heads.append((element, text))

@@ -34,7 +34,7 @@ import shutil
 import sys
 import time
 import tomllib
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -82,6 +82,7 @@ DECLARATION_FILE = "vigie-classification.toml"
 # Chunks are written (pending) with this level until the document's real one is known.
 PROVISIONAL_LEVEL = Level.TRES_SECRET
 _SLOWEST = 5
+_REMEMBERED_VECTORS = 4096  # distinct chunk texts whose vectors a batch keeps (6 MB)
 
 
 class BatchStopped(Unavailable):
@@ -562,6 +563,9 @@ class _Batch:
         self.pages_probed = 0
         # Members of zip archives and attachments of e-mails, by their path on disk.
         self.members: dict[Path, _Member] = {}
+        # Vectors of the batch's last chunk texts: a text met again (a boilerplate page, a
+        # disclaimer, the same letter twice) is embedded once.
+        self.vectors: OrderedDict[str, list[float]] = OrderedDict()
 
     def run(self) -> None:
         from tqdm import tqdm
@@ -905,12 +909,24 @@ class _Batch:
             job.started_writing = True
         chunks, job.waiting = job.waiting, []
         started = time.perf_counter()
-        vectors = self.p.embedder.embed_passages([c.text for c in chunks])
+        vectors = self._vectors([c.text for c in chunks])
         embedded = time.perf_counter()
         self._guarded(self.p.store.upsert, chunks, vectors, pending=True)
         self._stage("embed", embedded - started, len(chunks))
         self._stage("store", time.perf_counter() - embedded, len(chunks))
         job.written += len(chunks)
+
+    def _vectors(self, texts: list[str]) -> list[list[float]]:
+        """The texts' vectors, each distinct text embedded once in the batch."""
+        new = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        for text, vector in zip(new, self.p.embedder.embed_passages(new), strict=True):
+            self.vectors[text] = vector
+        found = [self.vectors[t] for t in texts]
+        for text in texts:
+            self.vectors.move_to_end(text)
+        while len(self.vectors) > _REMEMBERED_VECTORS:
+            self.vectors.popitem(last=False)
+        return found
 
     def _complete(self, job: _FileJob) -> None:
         self.jobs.remove(job)

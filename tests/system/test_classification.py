@@ -174,3 +174,32 @@ def test_search_returns_only_what_the_clearance_allows(
     assert {hit.chunk.file_name for hit in hits} == visible
     assert ingested.store.count(clearance) == len(hits)
     assert all(clearance.allows(h.chunk.level, h.chunk.caveats) for h in hits)
+
+
+def test_a_text_met_twice_in_a_batch_is_embedded_once(
+    tmp_path: Path, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = "Consignes communes : " + " ".join(BODY[3:]) + " Fin des consignes."
+    batch = tmp_path / "notes"
+    batch.mkdir()
+    for name in ("brest", "toulon"):
+        first = f"Note de service du port de {name.title()} sur la relève des équipages."
+        (batch / f"{name}.txt").write_text(f"{first}\n\f{shared}\n", encoding="utf-8")
+    embedded: list[str] = []
+    real = services.embedder.embed_passages
+
+    def counted(texts: list[str]) -> list[list[float]]:
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(services.embedder, "embed_passages", counted)
+    report = services.pipeline.run([batch], level=Level.NON_PROTEGE)
+    assert sorted(o.state for o in report.outcomes) == ["ingested", "ingested"]
+    assert len(embedded) == len(set(embedded)) == 3  # two first pages, one shared page
+    hits = services.store.search(
+        services.embedder.embed_query("consignes communes du port"),
+        Clearance(Level.NON_PROTEGE),
+        limit=10,
+    )
+    pages = sorted((h.chunk.file_name, h.chunk.page) for h in hits if h.chunk.page == 2)
+    assert pages == [("brest.txt", 2), ("toulon.txt", 2)]  # each document keeps its chunk

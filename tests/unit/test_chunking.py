@@ -200,3 +200,45 @@ def test_a_year_or_a_short_title_is_kept() -> None:
     doc = make_doc([Element("Mémoire", 1, "Title"), Element("1944", 1), Element("Texte.", 1)])
     chunks = chunk_document(doc, Level.NON_PROTEGE, (), SETTINGS)
     assert chunks[0].text == "Mémoire\n\n1944\n\nTexte."
+
+
+TOPICS = ("eau potable", "égouts", "voirie", "parcs", "déneigement")
+
+
+def body(page: int) -> Element:
+    return Element(
+        f"Article {page}. Le conseil municipal adopte la disposition relative au service "
+        f"de {TOPICS[page - 1]}, applicable dès la publication du présent règlement.",
+        page,
+        "NarrativeText",
+    )
+
+
+def test_repeated_page_furniture_is_left_out_of_chunks() -> None:
+    footer = "Règlement 1324 – Contribution pour financer une dépense, page {}"
+    elements = []
+    for page in range(1, 6):
+        elements += [
+            Element(footer.format(page), page, "NarrativeText"),  # first in reading order
+            body(page),
+            Element("Ville de Sainte-Adèle", page, "Title"),  # at the foot of every page
+        ]
+    chunks = chunk_document(make_doc(elements), Level.NON_PROTEGE, (), SETTINGS)
+    text = "\n".join(c.text for c in chunks)
+    assert "Règlement 1324" not in text and "Sainte-Adèle" not in text
+    assert all(f"Article {n}." in text for n in range(1, 6))  # the body is all there
+
+
+def test_text_on_a_few_pages_only_is_not_furniture() -> None:
+    elements = [body(page) for page in range(1, 6)]
+    elements.insert(2, Element("Annexe B : tarifs 2022", 2, "Title"))
+    elements.insert(4, Element("Annexe B : tarifs 2022", 3, "Title"))
+    chunks = chunk_document(make_doc(elements), Level.NON_PROTEGE, (), SETTINGS)
+    assert sum("Annexe B" in c.text for c in chunks) == 2
+    # Two pages fed at a time learn nothing: too few to tell furniture from text.
+    from ingest.chunking import DocumentChunker
+
+    chunker = DocumentChunker(make_doc(elements), Level.NON_PROTEGE, (), SETTINGS)
+    same = [Element("Confidentiel", n, "NarrativeText") for n in (1, 2)] + [body(1), body(2)]
+    fed = chunker.feed(sorted(same, key=lambda e: e.page)) + chunker.finish()
+    assert any("Confidentiel" in c.text for c in fed)
