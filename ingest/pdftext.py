@@ -35,7 +35,8 @@ from typing import Any
 
 from vigie.contracts import Element
 
-PARAGRAPH_GAP = 1.5  # times the median distance between consecutive lines' baselines
+PARAGRAPH_GAP = 1.5  # times the page's usual distance between consecutive lines' baselines
+LEADING = 1.0  # the usual distance is at most this many times the lines' size (font box)
 SIZE_CHANGE = 0.15  # relative font size change that starts a paragraph
 INDENT = 0.8  # a line starting this many ems right of the one above opens a paragraph
 TITLE_SIZE = 1.15  # a short paragraph this much larger than the page's body text is a title
@@ -176,11 +177,14 @@ def paragraphs(lines: list[Line]) -> list[Paragraph]:
         if b.baseline > a.baseline and abs(b.size - a.size) <= SIZE_CHANGE * max(a.size, 1.0)
     ]
     # The page's usual line spacing: the lower quartile of the steps, since on a page of
-    # one-line paragraphs most steps are paragraph gaps.
+    # one-line paragraphs most steps are paragraph gaps; never more than the lines' own
+    # size (lines set apart by blank lines, a banner above a note, are paragraphs).
+    size = statistics.median(line.size for line in lines) or max(line.height for line in lines)
     if len(steps) >= 4:
         spacing = statistics.quantiles(steps, n=4)[0]
     else:
-        spacing = min(steps) if steps else max(line.height for line in lines)
+        spacing = min(steps) if steps else size
+    spacing = min(spacing, LEADING * size)
     widest = max(line.right - line.left for line in lines)
     result: list[Paragraph] = [Paragraph([lines[0]])]
     for previous, line in zip(lines, lines[1:], strict=False):
