@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vigie.config import Settings
 from vigie.models import prepare_standin_models, verify_embedder_dir
-
-if TYPE_CHECKING:
-    from retrieval.onnx_export import OnnxVariant
-
-
-def onnx_variant(settings: Settings) -> OnnxVariant:
-    return "int8" if settings.embedder_backend == "onnx-int8" else "float32"
 
 
 def export_embedder(settings: Settings) -> Path | None:
@@ -21,12 +13,15 @@ def export_embedder(settings: Settings) -> Path | None:
     if settings.embedder_backend == "torch":
         return None
     from retrieval.embedder import embedder_identity
-    from retrieval.onnx_export import ensure_export
+    from retrieval.onnx_export import ensure_export, variant_of
 
     path = settings.resolved_embedder_path
     verify_embedder_dir(path)
     return ensure_export(
-        path, settings.resolved_models_dir, embedder_identity(path), onnx_variant(settings)
+        path,
+        settings.resolved_models_dir,
+        embedder_identity(path),
+        variant_of(settings.embedder_backend),
     )
 
 
@@ -47,10 +42,10 @@ def verify_embedder(settings: Settings) -> list[Path]:
     if settings.embedder_backend == "torch":
         return [path]
     from retrieval.embedder import embedder_identity
-    from retrieval.onnx_export import verified_graph
+    from retrieval.onnx_export import variant_of, verified_graph
 
     graph = verified_graph(
-        settings.resolved_models_dir, embedder_identity(path), onnx_variant(settings)
+        settings.resolved_models_dir, embedder_identity(path), variant_of(settings.embedder_backend)
     )
     if graph is None:
         raise ModelError(

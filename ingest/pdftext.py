@@ -215,13 +215,14 @@ def page_elements(
 ) -> list[Element]:
     """The page's paragraphs as elements; `kinds_of(texts)` types them (unstructured's
     rules), and a short paragraph set larger than the page's body text is a title."""
-    found = [p for p in paragraphs(page_lines(page)) if p.text]
+    found = [(p, p.text) for p in paragraphs(page_lines(page))]
+    found = [(paragraph, text) for paragraph, text in found if text]
     if not found:
         return []
-    body = statistics.median(p.size for p in found for _ in p.lines) or 1.0
+    body = statistics.median(p.size for p, _ in found for _ in p.lines) or 1.0
     elements = []
-    texts = [paragraph.text for paragraph in found]
-    for paragraph, text, kind in zip(found, texts, kinds_of(texts), strict=True):
+    texts = [text for _, text in found]
+    for (paragraph, text), kind in zip(found, kinds_of(texts), strict=True):
         if (
             kind in ("NarrativeText", "UncategorizedText")
             and paragraph.size >= TITLE_SIZE * body

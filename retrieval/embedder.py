@@ -63,13 +63,13 @@ class Embedder:
         if backend == "torch":
             self._encoder: Encoder = TorchEncoder(path, device)
         else:
-            from retrieval.onnx_export import ensure_export
+            from retrieval.onnx_export import ensure_export, variant_of
 
             graph = ensure_export(
                 path,
                 models_dir if models_dir is not None else path.parent,
                 embedder_identity(path, "torch"),
-                "int8" if backend == "onnx-int8" else "float32",
+                variant_of(backend),
             )
             self._encoder = OnnxEncoder(graph, path, threads)
         prompts = model_prompts(path)

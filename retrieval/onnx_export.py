@@ -42,6 +42,11 @@ SOURCE_FILE = "source.json"
 OPSET = 17
 
 
+def variant_of(backend: str) -> OnnxVariant:
+    """The graph an `embedder_backend` runs ("onnx-int8": the int8 one)."""
+    return "int8" if backend == "onnx-int8" else "float32"
+
+
 def export_folder(models_dir: Path, identity: str) -> Path:
     """Where the export of the embedder with this identity lives."""
     return models_dir / "onnx" / identity.replace("@", "-")
