@@ -47,6 +47,15 @@ ADMIN = "admin"
 ADMIN_PASSWORD = "test-admin-password"
 
 
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """Streamlit's AppTest leaves `sys.modules["__main__"]` pointing at the app script, so a
+    later `spawn` child would run the whole app as its main module: put it back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 def add_user(
     home: Path, name: str, role: str, level: Level, caveats: tuple[str, ...], password: str
 ) -> None:
