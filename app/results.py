@@ -19,7 +19,7 @@ from retrieval.answer import Answer, AnswerStream
 from retrieval.citations import MARKER, cited_numbers, marker_numbers
 from retrieval.search import MODES, check_mode
 from retrieval.store import SearchFilter
-from vigie.contracts import Chunk
+from vigie.contracts import Chunk, Hit, place_fields
 
 
 def shown_as_text(chunk: Chunk) -> bool:
@@ -28,6 +28,24 @@ def shown_as_text(chunk: Chunk) -> bool:
     from ingest.textfiles import TEXT_SUFFIXES
 
     return chunk.start is None and Path(chunk.file_name).suffix.lower() in TEXT_SUFFIXES
+
+
+def hit_row(rank: int, hit: Hit) -> dict:
+    """A search hit as the CLI's `--json` and the HTTP API give it."""
+    chunk = hit.chunk
+    return {
+        "rank": rank,
+        "document": chunk.file_name,
+        "document_id": chunk.document_id,
+        **place_fields(chunk.page, chunk.start, chunk.end),
+        "where": chunk.place,
+        "score": round(hit.score, 4),
+        "chunk_id": chunk.chunk_id,
+        "level": chunk.level.label,
+        "caveats": list(chunk.caveats),
+        "date": chunk.document_date.isoformat() if chunk.document_date else None,
+        "text": chunk.text,
+    }
 
 
 __all__ = [
@@ -48,6 +66,7 @@ __all__ = [
     "by_page",
     "check_mode",
     "chunks_label",
+    "hit_row",
     "cited_numbers",
     "marker_numbers",
     "shown_as_text",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ingest.ledger import Ledger
 from vigie.audit import AuditTrail
 from vigie.config import Settings
+from vigie.tokens import TokenStore
 from vigie.users import UserStore
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ class Services:
             max_failures=self.settings.login_max_failures,
             lockout_seconds=self.settings.login_lockout_minutes * 60,
         )
+
+    @functools.cached_property
+    def tokens(self) -> TokenStore:
+        return TokenStore(self.settings.tokens_path)
 
     @functools.cached_property
     def audit(self) -> AuditTrail:
@@ -136,3 +141,5 @@ class Services:
             self.ledger.close()
         if "users" in self.__dict__:
             self.users.close()
+        if "tokens" in self.__dict__:
+            self.tokens.close()

@@ -47,6 +47,7 @@ from vigie.contracts import (
 )
 from vigie.errors import NotFound, PermissionDenied
 from vigie.language import unserved_language
+from vigie.tokens import BAD_TOKEN, TokenError, TokenInfo, TokenStore
 from vigie.users import Action, AuthenticationError, User, UserError
 
 if TYPE_CHECKING:
@@ -126,6 +127,31 @@ def trusted_sign_in(services: Services, name: str, channel: str = "proxy") -> Se
     return Session(services, user, channel)
 
 
+def token_sign_in(services: Services, presented: str, channel: str = "api") -> Session:
+    """A session for the owner of a live API token (`vigie tokens create`), when the
+    account is still active; a failure is audited under the token's owner when the
+    token names one, so that guessing at a user's tokens shows in the trail."""
+    try:
+        token = services.tokens.verify(presented)
+    except TokenError:
+        owner = token_owner(services, presented) or ""
+        services.audit.record(owner, "login_failed", channel=channel, reason="bad API token")
+        raise
+    user = services.users.get(token.owner)
+    if user is None or not user.active:
+        services.audit.record(token.owner, "login_failed", channel=channel, reason="not a user")
+        raise TokenError(BAD_TOKEN)
+    return Session(services, user, channel)
+
+
+def token_owner(services: Services, presented: str) -> str | None:
+    """Whose token a presented one claims to be (right or wrong), so that failed tries at
+    one user's tokens can be counted together; None when it names no token."""
+    parts = TokenStore.parts(presented)
+    known = services.tokens.get(parts[0]) if parts else None
+    return known.owner if known else None
+
+
 def has_admin(services: Services) -> bool:
     """Whether the home has an active administrator (`vigie init` ran)."""
     return services.users.count_admins() > 0
@@ -188,7 +214,11 @@ class Session:
         return hits
 
     def ask(
-        self, question: str, context: str = "", conversation: str | None = None
+        self,
+        question: str,
+        context: str = "",
+        conversation: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
     ) -> AnswerStream:
         """The streamed answer; the question and its sources are recorded before the
         first token, the answer's label and citations when it ends. `context`: the
@@ -197,7 +227,9 @@ class Session:
         Each question is a turn of a stored conversation (`conversation_id` says which
         once this returns): a new one, or, with `conversation` (an id of this user's,
         or "last"), a follow-up rewritten as a standalone question from the turns the
-        reader may still see (`stream.answer.question` is what was asked)."""
+        reader may still see (`stream.answer.question` is what was asked). `history`: the
+        (question, answer) turns a client keeps itself (the HTTP API's chat completions),
+        used the same way when no stored conversation is named."""
         self.require(Action.ASK)
         limit = self.services.settings.max_question_chars
         question = clean_text(question, limit)
@@ -209,8 +241,11 @@ class Session:
         asked, earlier = question, None
         if conversation is not None:
             earlier = self.conversation(conversation, record=False)
-            history = [(t.asked, t.answer) for t in earlier.turns if not t.withdrawn]
-            asked = self.services.answerer.standalone(question, history)
+            turns = [(t.asked, t.answer) for t in earlier.turns if not t.withdrawn]
+            asked = self.services.answerer.standalone(question, turns)
+        elif history:
+            turns = [(clean_text(q, limit), " ".join(a.split())) for q, a in history]
+            asked = self.services.answerer.standalone(question, turns)
         stream = self.services.answerer.ask(asked, self.clearance, context=context)
         answer = stream.answer
         with self._conversations() as store:
@@ -659,6 +694,30 @@ class Session:
         self.audit("password_changed", user=name.strip().lower())
 
     # -- the audit trail: admins -----------------------------------------------------------
+
+    # -- API tokens: each user their own; an administrator may list and revoke all ------
+
+    def create_token(self, name: str, days: float | None = None) -> tuple[TokenInfo, str]:
+        """A new API token of this user's, and the token itself (shown once)."""
+        self.require(Action.ASK)
+        lifetime = days if days is not None else self.services.settings.api_token_days
+        info, token = self.services.tokens.create(self.user.name, name, lifetime)
+        expires = info.to_dict()["expires"]
+        self.audit("token_created", token=info.id, name=info.name, expires=expires)
+        return info, token
+
+    def tokens(self, everyone: bool = False) -> list[TokenInfo]:
+        """This user's tokens; everyone's for an administrator who asks."""
+        if everyone:
+            self.require(Action.MANAGE_USERS)
+        return self.services.tokens.list(None if everyone else self.user.name)
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke one of this user's tokens (an administrator: anyone's), audited."""
+        owner = None if self.user.may(Action.MANAGE_USERS) else self.user.name
+        revoked = self.services.tokens.revoke(token_id, owner)
+        self.audit("token_revoked", token=revoked.id, owner=revoked.owner)
+        return revoked
 
     def verify_audit(self, record: bool = True) -> Verification:
         """Check the whole hash chain; `record`: leave a record of the check (the UI's

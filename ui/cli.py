@@ -25,7 +25,7 @@ import typer
 from typer._click import exceptions as click_errors  # typer's own copy of click
 
 from vigie.config import Settings, load_settings
-from vigie.contracts import FileState, Level, clock, place, place_fields
+from vigie.contracts import FileState, Level, clock, place
 from vigie.errors import CorruptFile, InputError, NotFound, VigieError
 from vigie.offline import apply_offline_environment, install_network_guard
 from vigie.users import Action, Role
@@ -64,6 +64,10 @@ audit_app = typer.Typer(
     help="Check and export the audit trail (admins only).", no_args_is_help=True
 )
 app.add_typer(audit_app, name="audit")
+tokens_app = typer.Typer(
+    help="Your API tokens for `vigie serve`: create, list, revoke.", no_args_is_help=True
+)
+app.add_typer(tokens_app, name="tokens")
 
 log = logging.getLogger("vigie")
 
@@ -485,7 +489,7 @@ def search(
     Filters narrow the search inside the store's query; they never widen the
     reader's clearance. A date filter keeps only documents whose date is known.
     """
-    from app.results import SearchFilter
+    from app.results import SearchFilter, hit_row
 
     where = SearchFilter(
         languages=tuple(language or ()),
@@ -496,20 +500,7 @@ def search(
     )
     with _signed_in(Action.ASK) as session:
         hits = session.search(query, limit, mode=mode, where=where)
-    results = [
-        {
-            "rank": rank,
-            "document": h.chunk.file_name,
-            **place_fields(h.chunk.page, h.chunk.start, h.chunk.end),
-            "where": h.chunk.place,
-            "score": round(h.score, 4),
-            "chunk_id": h.chunk.chunk_id,
-            "level": h.chunk.level.label,
-            "date": h.chunk.document_date.isoformat() if h.chunk.document_date else None,
-            "text": h.chunk.text,
-        }
-        for rank, h in enumerate(hits, start=1)
-    ]
+    results = [hit_row(rank, h) for rank, h in enumerate(hits, start=1)]
     if as_json:
         typer.echo(json.dumps({"query": query, "results": results}, ensure_ascii=False, indent=2))
         return
@@ -805,6 +796,76 @@ def ui(
     # This process becomes Streamlit: a stop signal (Ctrl-C, SIGTERM) reaches the server
     # itself, and no orphan server is left behind.
     os.execve(sys.executable, command, env)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
+    ] = None,
+) -> None:
+    """Start the HTTP API (OpenAI-compatible chat included); programs sign in with
+    `vigie tokens create`. The models load before the first request is taken."""
+    from app.services import Services
+    from ui.api import serve as run_api
+
+    settings = _settings()
+    services = Services(settings)
+    try:
+        services.warm_up()
+        host, port = host or settings.api_host, port or settings.api_port
+        scheme = "https" if settings.api_tls_cert else "http"
+        typer.echo(f"Vigie API on {scheme}://{host}:{port} (Ctrl-C stops it)")
+        sys.stdout.flush()
+        run_api(services, host, port)
+    finally:
+        services.close()
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="What program will use it.")],
+    days: Annotated[
+        float | None, typer.Option(help="How long it lasts (default: api_token_days, 90).")
+    ] = None,
+) -> None:
+    """Make an API token acting as you; it is printed once and never again."""
+    with _signed_in(Action.ASK) as session:
+        info, token = session.create_token(name, days)
+    typer.echo(token)
+    typer.echo(f"(token {info.id} \"{info.name}\", expires {info.to_dict()['expires']}; "
+               "shown once: keep it now)", err=True)  # fmt: skip
+
+
+@tokens_app.command("list")
+def tokens_list(
+    everyone: Annotated[
+        bool, typer.Option("--all", help="Every user's tokens (administrators).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Your API tokens (never their secrets)."""
+    with _signed_in(Action.ASK) as session:
+        found = session.tokens(everyone)
+    rows = [t.to_dict() for t in found]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("no API token (`vigie tokens create NAME` makes one)")
+    for r in rows:
+        typer.echo(f"{r['id']}  {r['owner']}  {r['state']:<8} expires {r['expires']}  {r['name']}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(help="Its id (see `vigie tokens list`).")],
+) -> None:
+    """Revoke an API token of yours (administrators: anyone's) at once."""
+    with _signed_in(Action.ASK) as session:
+        revoked = session.revoke_token(token_id)
+    typer.echo(f"token {revoked.id} of {revoked.owner} revoked")
 
 
 @app.command()

@@ -89,6 +89,8 @@ class AuditAction(StrEnum):
     USER_CHANGED = "user_changed"
     USERS_LISTED = "users_listed"
     PASSWORD_CHANGED = "password_changed"
+    TOKEN_CREATED = "token_created"  # an API token made (its id, never its secret)
+    TOKEN_REVOKED = "token_revoked"
     AUDIT_VERIFIED = "audit_verified"
     AUDIT_EXPORTED = "audit_exported"
 

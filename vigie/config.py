@@ -180,6 +180,16 @@ class Settings(BaseSettings):
     # Empty: HOME/import only. In the environment, a JSON list: '["/srv/arrivee"]'.
     import_roots: list[Path] = Field(default_factory=list)
 
+    # HTTP API (`vigie serve`, ui/api.py): programs sign in with API tokens.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8765
+    api_tls_cert: Path | None = None  # both set: the API speaks HTTPS only
+    api_tls_key: Path | None = None
+    api_queue_size: int = Field(default=4, ge=0)  # answers waiting for the model; more: 503
+    api_max_body_bytes: int = Field(default=65536, ge=1024)
+    api_token_days: float = Field(default=90.0, gt=0)  # a new token's lifetime by default
+    api_failures_per_minute: int = Field(default=10, ge=1)  # per address and per user; then 429
+
     network_guard: bool = True
 
     @classmethod
@@ -227,6 +237,10 @@ class Settings(BaseSettings):
     @property
     def users_path(self) -> Path:
         return self.home / "users.sqlite3"
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.home / "tokens.sqlite3"
 
     @property
     def audit_path(self) -> Path:
