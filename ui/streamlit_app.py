@@ -26,7 +26,7 @@ import streamlit as st  # noqa: E402
 from app.session import Session, sign_in, trusted_sign_in  # noqa: E402
 from ui.i18n import LANGUAGES, Texts  # noqa: E402
 from ui.workspace.admin import audit_page, users_page  # noqa: E402
-from ui.workspace.ask import ask_page  # noqa: E402
+from ui.workspace.ask import ask_page, conversation_list  # noqa: E402
 from ui.workspace.documents import documents_page  # noqa: E402
 from ui.workspace.ingestion import ingestion_page  # noqa: E402
 from ui.workspace.screen import Screen  # noqa: E402
@@ -160,6 +160,8 @@ def main() -> None:
     with st.sidebar:
         language_switch(st)
         st.radio(t("page"), allowed, format_func=lambda key: t(f"page.{key}"), key="page")
+        if session.user.may(Action.ASK):
+            conversation_list(session, t)
         if st.button(t("logout"), key="logout"):
             session.audit("logout")
             sign_out()

@@ -254,7 +254,22 @@ def test_a_follow_up_keeps_the_conversation_and_new_question_starts_clean(
     ask(at, FOLLOW_UP)
     record = [r for r in AuditTrail(ui_home / "audit.jsonl").records() if r.action == "question"]
     assert record[-1].details["asked"] == FOLLOW_UP  # a new conversation: asked as typed
-    assert record[-1].details["conversation"] != first["conversation"]
+    second = record[-1].details["conversation"]
+    assert second != first["conversation"]
+
+    # The sidebar lists both; the first opens again from the store and is followed up.
+    listed = [b.key for b in at.sidebar.button if (b.key or "").startswith("conversation_")]
+    assert {f"conversation_{first['conversation']}", f"conversation_{second}"} <= set(listed)
+    at.button(key=f"conversation_{first['conversation']}").click().run()
+    questions = [m.value for m in at.markdown if m.value in (SCANNED_QUESTION, FOLLOW_UP)]
+    assert questions == [SCANNED_QUESTION, FOLLOW_UP]  # its two turns, as stored
+    ask(at, "Et à quelle date ?")
+    record = [r for r in AuditTrail(ui_home / "audit.jsonl").records() if r.action == "question"]
+    assert record[-1].details["conversation"] == first["conversation"]
+    at.button(key="delete_conversation").click().run()
+    listed = [b.key for b in at.sidebar.button if (b.key or "").startswith("conversation_")]
+    assert f"conversation_{first['conversation']}" not in listed
+    assert f"conversation_{second}" in listed
 
 
 def test_a_document_opens_page_by_page_and_a_secret_one_is_unknown(app_env: None) -> None:

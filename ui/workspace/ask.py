@@ -11,16 +11,22 @@ from datetime import datetime
 
 import streamlit as st
 
+from app.conversations import Turn as StoredTurn
 from app.results import MARKER, Answer, AnswerStream, cited_numbers, marker_numbers
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
 from ui.workspace.sources import anchor, show_page, source_panel
 from vigie.contracts import marking
+from vigie.errors import VigieError
 from vigie.users import UserError
 
 CONVERSATION = "vigie_conversation"  # the turns shown
 CONVERSATION_ID = "vigie_conversation_id"  # the stored conversation they belong to
+REOPENED = "vigie_reopened"  # the earlier turns of a stored conversation opened again
+LISTED = "vigie_conversation_list"  # the sidebar's list, read once until it changes
+MAX_LISTED = 30
+NOTICE = "vigie_ask_notice"  # one line to show at the top of the page once
 STOP_WAIT = 300.0  # seconds to wait for a stopped answer's run to let go of the model
 
 
@@ -183,17 +189,88 @@ def export_buttons(session: Session, t: Texts, index: int, turn: Turn) -> None:
         )
 
 
+def conversation_list(session: Session, t: Texts) -> None:
+    """The sidebar: the reader's own conversations, newest first; one opens again, its
+    sources re-checked against the reader's clearance now, to be followed up in place."""
+    listed = st.session_state.get(LISTED)
+    if listed is None:
+        listed = st.session_state[LISTED] = session.conversations()[:MAX_LISTED]
+    st.markdown(f"**{t('conv.title')}**")
+    if not listed:
+        st.caption(t("conv.none"))
+    current = st.session_state.get(CONVERSATION_ID)
+    for stored in listed:
+        st.button(
+            stored.title[:60], key=f"conversation_{stored.id}", on_click=reopen,
+            args=(session, stored.id), type="primary" if stored.id == current else "secondary",
+            use_container_width=True,
+        )  # fmt: skip
+    if current is not None:
+        st.button(t("conv.delete"), key="delete_conversation", on_click=delete, args=(session,))
+
+
+def clear_conversation() -> None:
+    """A new question starts a new conversation: nothing of the last one is kept shown."""
+    for key in (CONVERSATION, CONVERSATION_ID, REOPENED, "vigie_pages",
+                "vigie_transcripts", "vigie_recordings"):  # fmt: skip
+        st.session_state.pop(key, None)
+
+
+def reopen(session: Session, conversation_id: str) -> None:
+    try:
+        found = session.conversation(conversation_id)  # re-checked now, audited
+    except VigieError as exc:
+        st.session_state[LISTED] = None
+        st.session_state[NOTICE] = exc.one_line()
+        return
+    clear_conversation()
+    st.session_state[REOPENED] = found.turns
+    st.session_state[CONVERSATION_ID] = found.id
+    st.session_state["page"] = "ask"
+
+
+def delete(session: Session) -> None:
+    conversation_id = st.session_state.get(CONVERSATION_ID)
+    if conversation_id is not None:
+        try:
+            session.delete_conversation(conversation_id)
+        except VigieError as exc:
+            st.session_state[NOTICE] = exc.one_line()
+    clear_conversation()
+    st.session_state[LISTED] = None
+
+
+def show_reopened(t: Texts, turn: StoredTurn) -> None:
+    """A turn of a conversation opened again, as stored: the answer's text, its marking
+    and the passages it cited, or that it was withdrawn."""
+    with st.chat_message("user"):
+        st.markdown(turn.question)
+    if turn.asked != turn.question:
+        st.caption(t("ask.asked_as", question=turn.asked))
+    with st.chat_message("assistant"):
+        if turn.withdrawn:
+            st.warning(t("conv.withdrawn"))
+            return
+        if turn.label:
+            st.caption(f"{t('ask.marking')} : {turn.label}")
+        st.markdown(turn.answer)
+        for passage in turn.cited:
+            st.caption(f"{passage.file_name}, {passage.place} ({passage.level.label})")
+
+
 def ask_page(session: Session, t: Texts, screen: Screen) -> None:
     st.caption(t("ask.caption"))
+    if notice := st.session_state.pop(NOTICE, None):
+        st.info(notice)
     turns = conversation()
     if turns:
         wait_for_stop(t, turns[-1])
-    if turns and st.button(t("ask.new"), key="new_question"):
-        turns.clear()
-        st.session_state.pop(CONVERSATION_ID, None)
-        st.session_state.pop("vigie_pages", None)
-        st.session_state.pop("vigie_transcripts", None)
-        st.session_state.pop("vigie_recordings", None)
+    reopened = st.session_state.get(REOPENED, [])
+    if (turns or reopened) and st.button(t("ask.new"), key="new_question"):
+        clear_conversation()
+        turns, reopened = conversation(), []
+    for earlier in reopened:
+        show_reopened(t, earlier)
     for index, turn in enumerate(turns):
         with st.chat_message("user"):
             st.markdown(turn.question)
@@ -206,7 +283,7 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
         return
     with st.chat_message("user"):
         st.markdown(question)
-    following = st.session_state.get(CONVERSATION_ID) if turns else None
+    following = st.session_state.get(CONVERSATION_ID) if turns or reopened else None
     with st.chat_message("assistant"):
         try:
             with st.spinner(t("ask.searching")):
@@ -214,6 +291,8 @@ def ask_page(session: Session, t: Texts, screen: Screen) -> None:
         except UserError as exc:
             st.error(str(exc))
             return
+        if session.conversation_id != following:
+            st.session_state[LISTED] = None  # a new conversation: the list is read again
         st.session_state[CONVERSATION_ID] = session.conversation_id
         if stream.answer.question != " ".join(question.split()):
             st.caption(t("ask.asked_as", question=stream.answer.question))
