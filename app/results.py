@@ -23,11 +23,13 @@ from vigie.contracts import Chunk, Hit, place_fields
 
 
 def shown_as_text(chunk: Chunk) -> bool:
-    """A passage of a text document (text, Markdown, HTML, e-mail): its page is shown
-    as its text, not as an image."""
+    """A passage of a text or Office document (text, Markdown, HTML, e-mail, Word,
+    PowerPoint, Excel, OpenDocument): its page is shown as its text, not as an image."""
+    from ingest.office import OFFICE_SUFFIXES
     from ingest.textfiles import TEXT_SUFFIXES
 
-    return chunk.start is None and Path(chunk.file_name).suffix.lower() in TEXT_SUFFIXES
+    suffix = Path(chunk.file_name).suffix.lower()
+    return chunk.start is None and (suffix in TEXT_SUFFIXES or suffix in OFFICE_SUFFIXES)
 
 
 def hit_row(rank: int, hit: Hit) -> dict:

@@ -1,15 +1,17 @@
 """Recognise what a file really is from its first bytes, whatever its name says.
 
-Documents: PDF, PNG, JPEG, TIFF; text (ingest/textfiles.py: text, Markdown, HTML,
-e-mail) when the content is text and the name says which. Recordings (`RECORDING`):
-WAV, FLAC, Ogg (Vorbis, Opus), MP3, AAC (ADTS), and MP4/M4A/MOV, Matroska/WebM
-containers whose audio track is heard."""
+Documents: PDF, PNG, JPEG, TIFF; Office files (ingest/office.py: Word, PowerPoint,
+Excel and OpenDocument, by the parts their zip holds); text (ingest/textfiles.py:
+text, Markdown, HTML, e-mail) when the content is text and the name says which.
+Recordings (`RECORDING`): WAV, FLAC, Ogg (Vorbis, Opus), MP3, AAC (ADTS), and
+MP4/M4A/MOV, Matroska/WebM containers whose audio track is heard."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ingest.errors import UnreadableFile
+from ingest.office import office_kind
 from ingest.textfiles import text_kind
 
 # How far into the file a PDF header may start (readers tolerate leading junk).
@@ -23,6 +25,8 @@ _SUPPORTED: tuple[tuple[bytes, str], ...] = (
     (b"II+\x00", "tiff"),  # BigTIFF
     (b"MM\x00+", "tiff"),
 )
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file: legacy Office, MSG
 
 # A recording: transcribed (ingest/transcribe.py) instead of parsed into pages.
 RECORDING = "recording"
@@ -84,6 +88,31 @@ def _describe(head: bytes) -> str:
     return "plain text"
 
 
+def _ole_reason(path: Path) -> str:
+    """Why a compound (OLE2) file is not read: a password-protected DOCX/XLSX/PPTX is
+    stored as one, as are legacy Office files and Outlook messages."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {"/".join(entry) for entry in ole.listdir()}
+    except (OSError, ValueError) as exc:
+        return f"corrupt compound (OLE2) file: {exc}"
+    if {"EncryptionInfo", "EncryptedPackage"} & streams:
+        return "password-protected Office document (encrypted): cannot be read"
+    if "WordDocument" in streams:
+        what = "a legacy Word document (DOC)"
+    elif "Workbook" in streams or "Book" in streams:
+        what = "a legacy Excel workbook (XLS)"
+    elif "PowerPoint Document" in streams:
+        what = "a legacy PowerPoint presentation (PPT)"
+    elif any(name.startswith("__substg1.0_") for name in streams):
+        what = "an Outlook message (MSG)"
+    else:
+        what = "a compound (OLE2) file"
+    return f"{what}: not a format Vigie reads yet (save it as DOCX, XLSX, PPTX or EML)"
+
+
 def _named(path: Path) -> str:
     return f"named {path.suffix}" if path.suffix else "no extension"
 
@@ -111,10 +140,15 @@ def sniff(path: Path) -> str:
             return kind
     if _is_recording(head):
         return RECORDING
+    if head.startswith(b"PK\x03\x04") and (kind := office_kind(path)) is not None:
+        return kind  # DOCX, PPTX, XLSX, ODT, ODP, ODS, by the parts they hold
+    if head.startswith(_OLE):
+        raise UnreadableFile(_ole_reason(path))
     if _describe(head) in ("plain text", "an HTML page", "XML"):
         kind = text_kind(path, head)  # text, by its name: .txt, .md, .html, .eml
         if kind is not None:
             return kind
     raise UnreadableFile(
-        f"not a PDF, image or recording: content looks like {_describe(head)} ({_named(path)})"
+        f"not a document or recording Vigie reads: content looks like {_describe(head)} "
+        f"({_named(path)})"
     )

@@ -44,6 +44,7 @@ from typing import Any
 from ingest.errors import UnreadableFile
 from ingest.filetypes import RECORDING, sniff
 from ingest.ocr import OcrError, ocr_image
+from ingest.office import OFFICE_KINDS, office_page_count, read_office
 from ingest.pdftext import page_elements
 from ingest.textfiles import EMAIL, TEXT_KINDS, message_date, page_count, read_text_file
 from ingest.textlayer import text_layer_is_plausible
@@ -493,6 +494,9 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
         with _file_errors(path):
             created = message_date(path.read_bytes()) if kind == EMAIL else None
             return FileProbe(kind, page_count(path, kind), [], created)
+    if kind in OFFICE_KINDS:
+        with _file_errors(path):
+            return FileProbe(kind, office_page_count(path, kind), [], None)
     with _file_errors(path):
         created = None
         if kind == "pdf":
@@ -515,7 +519,7 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
     _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
     started = time.perf_counter()
     with _file_errors(path), tempfile.TemporaryDirectory(prefix="vigie-parse-") as tmp:
-        if kind in TEXT_KINDS:
+        if kind in TEXT_KINDS or kind in OFFICE_KINDS:
             pages = _parse_text_pages(path, kind, first, last)
         else:
             parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
@@ -534,12 +538,14 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
 
 
 def _parse_text_pages(path: Path, kind: str, first: int, last: int) -> Pages:
-    """Pages `first`..`last` of a text, HTML or e-mail file (ingest/textfiles.py), each
-    piece typed as OCRed paragraphs are when its reader left its kind open."""
+    """Pages `first`..`last` of a text, HTML or e-mail file (ingest/textfiles.py) or of an
+    Office file (ingest/office.py), each piece typed as OCRed paragraphs are when its
+    reader left its kind open."""
     elements = []
-    for piece in read_text_file(path, kind):
+    pieces = read_office(path, kind) if kind in OFFICE_KINDS else read_text_file(path, kind)
+    for piece in pieces:
         if first <= piece.page <= last:
-            element_type = _typed(piece.text, piece.kind)
+            element_type = _typed(piece.text, piece.kind or None)
             elements.append(Element(text=piece.text, page=piece.page, element_type=element_type))
     return Pages(elements=elements, ocr_pages=[])
 

@@ -126,15 +126,21 @@ def html_pieces(markup: str, page: int = 1) -> list[Piece]:
 
 
 def table_pieces(text: str, page: int = 1) -> list[Piece]:
-    """A CSV table as Table pieces of whole rows, each value written with its column's
-    name ("Année : 1986 ; Budget : 120 000"): a row is never read without its header,
-    by the embedder or by the lexical index, wherever a chunk begins."""
+    """A CSV table as Table pieces of whole rows (`row_pieces`)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(lines[:4096], ",;\t|")
     except csv.Error:
         dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(lines), dialect) if any(c.strip() for c in row)]
+    return row_pieces(list(csv.reader(io.StringIO(lines), dialect)), page)
+
+
+def row_pieces(rows: list[list[str]], page: int = 1) -> list[Piece]:
+    """A table's rows as Table pieces of whole rows, each value written with its column's
+    name ("Année : 1986 ; Budget : 120 000"), the first row with text being the header:
+    a row is never read without its header, by the embedder or by the lexical index,
+    wherever a chunk begins."""
+    rows = [row for row in rows if any(c.strip() for c in row)]
     if not rows:
         return []
     header = [name.strip() or f"colonne {n}" for n, name in enumerate(rows[0], 1)]

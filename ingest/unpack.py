@@ -1,7 +1,8 @@
 """Zip batches, expanded safely into Vigie's home before their members are read.
 
 An archive is checked from its central directory before anything is written: an
-encrypted archive, an Office document (DOCX, XLSX, ODT... are zips too), more members
+encrypted archive, a broken Office document (DOCX, XLSX, ODT... are zips too; whole
+ones are read as documents, ingest/office.py), more members
 than `max_zip_members`, more than `max_zip_mb` once expanded, or a member expanding
 more than `max_zip_ratio` times its compressed size (a zip bomb) is refused whole.
 Members are then written one by one under `into`, counting the bytes actually
@@ -67,7 +68,7 @@ def _check(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.ZipInfo]
     names = {info.filename for info in infos}
     if "[Content_Types].xml" in names or "mimetype" in names:
         raise UnreadableFile(
-            "an Office document (DOCX, XLSX, PPTX, ODT...): not a format Vigie reads yet"
+            "an Office document (DOCX, XLSX, PPTX, ODT...) without its main part: corrupt"
         )
     if any(info.flag_bits & 0x1 for info in infos):
         raise UnreadableFile("encrypted zip archive (password-protected): cannot be read")

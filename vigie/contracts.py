@@ -152,11 +152,24 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def place(page: int, start: float | None = None, end: float | None = None) -> str:
-    """Where a passage stands, as a reader is told: "page 3", or "01:21-01:35" in a
-    recording."""
+# What a "page" is in formats that have none: a presentation's slides, a workbook's sheets.
+PAGE_UNITS = {".pptx": "slide", ".pptm": "slide", ".odp": "slide",
+              ".xlsx": "sheet", ".xlsm": "sheet", ".ods": "sheet"}  # fmt: skip
+
+
+def page_unit(file_name: str) -> str:
+    """ "page", or "slide" / "sheet" for a presentation's or a workbook's passages."""
+    dot = file_name.rfind(".")
+    return PAGE_UNITS.get(file_name[dot:].lower(), "page") if dot >= 0 else "page"
+
+
+def place(
+    page: int, start: float | None = None, end: float | None = None, unit: str = "page"
+) -> str:
+    """Where a passage stands, as a reader is told: "page 3" ("slide 3", "sheet 2"), or
+    "01:21-01:35" in a recording."""
     if start is None:
-        return f"page {page}"
+        return f"{unit} {page}"
     return f"{clock(start)}-{clock(end if end is not None else start)}"
 
 
@@ -243,8 +256,8 @@ class Chunk:
 
     @property
     def place(self) -> str:
-        """ "page 3", or "01:21-01:35" for a passage of a recording."""
-        return place(self.page, self.start, self.end)
+        """ "page 3" ("slide 3", "sheet 2"), or "01:21-01:35" for a passage of a recording."""
+        return place(self.page, self.start, self.end, page_unit(self.file_name))
 
     @classmethod
     def from_payload(cls, payload: dict) -> Chunk:
@@ -310,7 +323,7 @@ class Citation:
 
     @property
     def place(self) -> str:
-        return place(self.page, self.start, self.end)
+        return place(self.page, self.start, self.end, page_unit(self.document))
 
     def to_dict(self) -> dict:
         return {
@@ -347,7 +360,7 @@ class Quote:
 
     @property
     def place(self) -> str:
-        return place(self.page, self.start, self.end)
+        return place(self.page, self.start, self.end, page_unit(self.document))
 
     def to_dict(self) -> dict:
         return {

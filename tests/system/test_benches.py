@@ -18,12 +18,15 @@ pytestmark = pytest.mark.slow
 SMALL_PDF = "alexis_2022-04-19-Rgl-1324-redevances-adopte.pdf"  # 4 born-digital pages
 
 
-def run_bench(script: str, *args: str) -> dict:
-    """`python bench/<script> ... --json` with the network cut; its JSON report."""
+def run_bench(script: str, *args: str, loopback: bool = False) -> dict:
+    """`python bench/<script> ... --json` with the network cut (with `loopback`, the new
+    namespace's loopback brought up, for a bench that runs a server); its JSON report."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
     env["VIGIE_MODELS_DIR"] = str(ROOT / ".vigie" / "models")
     command = [sys.executable, str(ROOT / "bench" / script), *args, "--json"]
-    if can_unshare_network():
+    if can_unshare_network() and loopback:
+        command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
+    elif can_unshare_network():
         command = ["unshare", "-n", *command]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=900, stdin=subprocess.DEVNULL)  # fmt: skip
@@ -81,3 +84,16 @@ def test_the_speech_bench_runs_the_transcriber_bare_whisper_and_an_ingestion(tmp
             "en",
         }
     assert report["ingest"]["ingested"] == 2 and report["ingest_over_bare_time"] > 0
+
+
+def test_the_api_bench_measures_searches_beside_answers_and_the_queue() -> None:
+    report = run_bench(
+        "api.py", "--documents", str(CORPUS / "fr-born-digital" / SMALL_PDF),
+        "--searches", "3", "--clients", "2", "--queue", "0",
+        "--question", "Qui présidait la séance du conseil municipal du 19 avril 2022 ?",
+        loopback=True,
+    )  # fmt: skip
+    assert report["search_alone_ms_median"] > 0 and report["search_beside_answer_ms_median"] > 0
+    assert report["searches_per_s_2_clients"] > 0
+    assert (report["answered"], report["refused_503"]) == (1, 1)
+    assert report["network_attempts"] == []

@@ -89,7 +89,7 @@ def report(
         ("ocrmypdf_invalid.pdf", "corrupt PDF"),
         ("pypdf_libreoffice-writer-password.pdf", "password-protected PDF"),
         ("truncated.pdf", "corrupt PDF"),
-        ("notes.pdf", "not a PDF, image or recording: content looks like plain text"),
+        ("notes.pdf", "not a document or recording Vigie reads: content looks like plain text"),
         ("hangs-the-parser.pdf", f"parsing took more than {TIMEOUT_S} s"),
         ("bomb-30000x30000.png", "image too large to decode safely"),
         ("huge.pdf", "file too large: 1100 MB"),

@@ -148,7 +148,7 @@ def test_text_file_named_pdf_is_refused(tmp_path: Path, settings: Settings) -> N
     with pytest.raises(UnreadableFile) as caught:
         parse_file(fake, settings)
     assert caught.value.reason == (
-        "not a PDF, image or recording: content looks like plain text (named .pdf)"
+        "not a document or recording Vigie reads: content looks like plain text (named .pdf)"
     )
 
 

@@ -101,7 +101,7 @@ def test_text_files_go_in_with_their_pages_and_markings(
     for name in ("inventaire.md", "page.html"):
         assert files[name]["state"] == "ingested" and files[name]["level"] == "NON PROTÉGÉ"
     assert files["faux.eml"]["state"] == "quarantined"
-    assert files["faux.eml"]["reason"].startswith("not a PDF, image or recording")
+    assert files["faux.eml"]["reason"].startswith("not a document or recording Vigie reads")
     found = run_vigie(["search", "sous-marin Gymnote rentre de mission", "--json"], home,
                       models_dir, **READER)  # fmt: skip
     first = json.loads(found.stdout)["results"][0]
