@@ -46,6 +46,7 @@ from ingest.filetypes import RECORDING, sniff
 from ingest.ocr import OcrError, ocr_image
 from ingest.office import OFFICE_KINDS, office_page_count, read_office
 from ingest.pdftext import page_elements
+from ingest.tables import find_tables, is_candidate, with_tables
 from ingest.textfiles import EMAIL, TEXT_KINDS, message_date, page_count, read_text_file
 from ingest.textlayer import text_layer_is_plausible
 from vigie.config import Settings
@@ -326,10 +327,13 @@ def _parse_pdf_pages(path: Path, settings: Settings, first: int, last: int, work
         text_pages = [number for number in numbers if _has_text_layer(texts[number], settings)]
         by_page: dict[int, list[Element]] = {}
         confidence: dict[int, float | None] = {}
+        candidates: dict[int, float] = {}  # pages that may hold a ruled table: height
         if text_pages and settings.text_layer_reader == "pdfium":
             for number in text_pages:
                 page = pdf[number - 1]
                 elements = page_elements(page, number, _kinds)
+                if settings.detect_tables and is_candidate(page):
+                    candidates[number] = page.get_height()
                 page.close()
                 if elements:
                     by_page[number] = elements
@@ -346,6 +350,8 @@ def _parse_pdf_pages(path: Path, settings: Settings, first: int, last: int, work
             )
             for number in missed:
                 by_page[number] = _layer_elements(texts[number], number)
+        if candidates:
+            _read_tables(path, candidates, by_page)
         ocr_pages = [number for number in numbers if number not in set(text_pages)]
         for number in ocr_pages:
             page = pdf[number - 1]
@@ -363,6 +369,25 @@ def _parse_pdf_pages(path: Path, settings: Settings, first: int, last: int, work
         pdf.close()
     elements = [element for number in sorted(by_page) for element in by_page[number]]
     return Pages(elements, ocr_pages, confidence)
+
+
+def _read_tables(path: Path, candidates: dict[int, float], by_page: dict[int, list]) -> None:
+    """Candidate pages' ruled tables in place of the paragraphs they cover
+    (ingest/tables.py); a table reader's failure leaves the paragraphs as they were."""
+    started = time.perf_counter()
+    try:
+        tables = find_tables(path, candidates)
+    except Exception:  # noqa: BLE001 - the text is already read; tables are a bonus
+        log.warning("%s: tables not read on pages %s", path.name, sorted(candidates),
+                    exc_info=True)  # fmt: skip
+        return
+    pages = sorted({t.page for t in tables})
+    if pages:
+        merged = with_tables([e for n in pages for e in by_page.get(n, [])], tables)
+        for number in pages:
+            by_page[number] = [e for e in merged if e.page == number]
+    log.info("%s: %d tables on %d of %d candidate pages, %.1fs", path.name, len(tables),
+             len(pages), len(candidates), time.perf_counter() - started)  # fmt: skip
 
 
 # -- images ----------------------------------------------------------------------------

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # "pdfium": lines and paragraphs from pdfium's characters (ingest/pdftext.py), about 3x
     # faster than "unstructured" (its "fast" strategy, pdfminer's layout analysis).
     text_layer_reader: TextLayerReader = "pdfium"
+    # Ruled tables on born-digital pages read as tables (ingest/tables.py): rows stored
+    # with their column names. Off: their cells are read as text in reading order.
+    detect_tables: bool = True
     ocr_max_dpi: int = 400
     ocr_min_dpi: int = 150
     ocr_page_timeout: float = 300.0  # seconds Tesseract may spend on one page

@@ -1,0 +1,67 @@
+"""Ruled tables of real born-digital PDFs (the shared corpus) kept as tables: a search hit
+holding a row of the California WARN report also holds its column names; a question
+about one cell of a Sainte-Adèle bylaw's fee table is answered from that page; with
+table reading off, the same row comes back without its column names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, network_attempts, run_vigie
+
+WARN = CORPUS / "en-born-digital" / "plumber_ca-warn-report.pdf"
+BYLAW = CORPUS / "fr-born-digital" / "alexis_2022-04-19-Rgl-1324-redevances-adopte.pdf"
+HEADERS = ("Notice Date :", "Company :", "City :", "No. Of :")
+
+
+def ingested(root: Path, models_dir: Path, **env: str) -> Path:
+    batch = root / "batch"
+    batch.mkdir(parents=True)
+    for source in (WARN, BYLAW):
+        shutil.copy(source, batch / source.name)
+    home = root / "home"
+    fed = run_vigie(["ingest", str(batch), "--level", "NON PROTÉGÉ"], home, models_dir, **env)
+    assert fed.returncode == 0, fed.stderr
+    return home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Path:
+    return ingested(tmp_path_factory.mktemp("tables"), models_dir)
+
+
+def search(home: Path, models_dir: Path, query: str) -> list[dict]:
+    found = run_vigie(["search", query, "--json", "--limit", "5"], home, models_dir)
+    assert found.returncode == 0, found.stderr
+    return json.loads(found.stdout)["results"]
+
+
+def test_a_row_is_found_with_its_column_names(home: Path, models_dir: Path) -> None:
+    hits = search(home, models_dir, "Boeing Company layoff Long Beach")
+    rows = [h for h in hits if "Boeing Company" in h["text"]]
+    assert rows and rows[0]["document"] == WARN.name, hits
+    line = next(line for line in rows[0]["text"].splitlines() if "Boeing Company" in line)
+    assert all(name in line for name in HEADERS), line
+    assert network_attempts(home) == []
+
+
+def test_a_question_about_one_cell_is_answered_from_its_page(home: Path, models_dir: Path) -> None:
+    asked = run_vigie(["ask", "Quel est le coût de la phase II des pentes 40-80 ?", "--json"],
+                      home, models_dir)  # fmt: skip
+    answer = json.loads(asked.stdout)
+    cited = [c for c in answer["citations"] if c["cited"]]
+    assert cited and (cited[0]["document"], cited[0]["page"]) == (BYLAW.name, 3), answer
+    assert "3790000" in answer["answer"].replace(" ", "").replace("\u202f", ""), answer["answer"]
+
+
+def test_with_table_reading_off_the_row_loses_its_column_names(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    plain = ingested(tmp_path, models_dir, VIGIE_DETECT_TABLES="false")
+    hits = search(plain, models_dir, "Boeing Company layoff Long Beach")
+    text = "\n".join(h["text"] for h in hits if "Boeing Company" in h["text"])
+    assert text and "Company : Boeing" not in text
