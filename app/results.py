@@ -32,6 +32,21 @@ def shown_as_text(chunk: Chunk) -> bool:
     return chunk.start is None and (suffix in TEXT_SUFFIXES or suffix in OFFICE_SUFFIXES)
 
 
+def table_rows(chunk: Chunk) -> list[list[tuple[str, str]]] | None:
+    """A table passage's rows as (column, value) pairs, as ingestion wrote them
+    ("Company : Boeing ; City : Long Beach", or "key : value"), for a face to draw as a
+    table; None for any other passage, or one whose lines are not all such rows."""
+    if chunk.element_type != "Table":
+        return None
+    rows = []
+    for line in chunk.text.splitlines():
+        cells = [cell.partition(" : ") for cell in line.split(" ; ")]
+        if not line.strip() or any(not sep for _, sep, _ in cells):
+            return None
+        rows.append([(name.strip(), value.strip()) for name, _, value in cells])
+    return rows or None
+
+
 def hit_row(rank: int, hit: Hit) -> dict:
     """A search hit as the CLI's `--json` and the HTTP API give it."""
     chunk = hit.chunk
@@ -72,4 +87,5 @@ __all__ = [
     "cited_numbers",
     "marker_numbers",
     "shown_as_text",
+    "table_rows",
 ]

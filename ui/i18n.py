@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from vigie.contracts import place
+from vigie.contracts import page_unit, place
 
 LANGUAGES = {"fr": "Français", "en": "English"}
 
@@ -71,6 +71,8 @@ _FR: dict[str, str] = {
     "timing.check": "vérification",
     "timing.total": "total",
     "source.page": "page",
+    "source.slide": "diapositive",
+    "source.sheet": "feuille",
     "source.score": "score",
     "source.quote": "Passage cité",
     "source.passage": "Passage",
@@ -246,6 +248,8 @@ _EN: dict[str, str] = {
     "timing.first_token": "first word",
     "timing.check": "check",
     "timing.total": "total",
+    "source.slide": "slide",
+    "source.sheet": "sheet",
     "source.page": "page",
     "source.score": "score",
     "source.quote": "Quoted passage",
@@ -385,10 +389,13 @@ class Texts:
             return text.replace(",", "\u202f").replace(".", ",")
         return text
 
-    def place(self, page: int, start: float | None = None, end: float | None = None) -> str:
-        """ "page 3" in the reader's language, or a recording's "01:21-01:35"."""
+    def place(
+        self, page: int, start: float | None = None, end: float | None = None, file_name: str = ""
+    ) -> str:
+        """ "page 3" ("diapositive 3", "feuille 2") in the reader's language, or a
+        recording's "01:21-01:35"."""
         if start is None:
-            return f"{self('source.page')} {page}"
+            return f"{self('source.' + page_unit(file_name))} {page}"
         return place(page, start, end)
 
     def date(self, value: date) -> str:

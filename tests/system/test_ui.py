@@ -413,3 +413,14 @@ def test_the_app_tried_no_connection_off_this_machine(
     with pytest.raises(NetworkBlocked):
         socket.create_connection(("192.0.2.1", 80), timeout=1)  # the guard is really on
     assert blocked_attempts()[len(attempts_before) :] == ["192.0.2.1"]
+
+
+def test_a_table_passage_is_drawn_as_a_table(app_env: None) -> None:
+    """The bylaw's fee table (a ruled table of samples/) is found and drawn as a table."""
+    at = login(READER, READER_PASSWORD)
+    go(at, "search")
+    at.text_input(key="search_query").input("Phase II Pentes 40-80")
+    at.button[0].click().run()
+    assert not at.exception and not errors(at)
+    tables = [m.value for m in at.markdown if m.value.startswith("| ")]
+    assert any("| Phase II - Pentes 40-80 | 3 790 000 $ |" in table for table in tables), tables

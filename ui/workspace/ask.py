@@ -92,7 +92,7 @@ def show_quotes(session: Session | None, t: Texts, answer: Answer) -> None:
     for quote in answer.quotes:
         label = marking(quote.level, quote.caveats)
         score = f"{t('source.score')} {t.number(quote.score, 2)}"
-        spot = t.place(quote.page, quote.start, quote.end)
+        spot = t.place(quote.page, quote.start, quote.end, quote.document)
         where = f"[{quote.number}] {quote.document} — {spot} — {label}"
         where = f"{where} · {score}"
         st.markdown(

@@ -18,6 +18,7 @@ from app.results import SearchFilter
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
+from ui.workspace.sources import show_passage
 from vigie.contracts import Level, marking
 from vigie.users import UserError
 
@@ -151,10 +152,11 @@ def search_page(session: Session, t: Texts, screen: Screen) -> None:
         dated = f" — {t.date(chunk.document_date)}" if chunk.document_date else ""
         with st.container(border=True):
             st.markdown(
-                f"**{rank}. {chunk.file_name}** — {t.place(chunk.page, chunk.start, chunk.end)} — "
+                f"**{rank}. {chunk.file_name}** — "
+                f"{t.place(chunk.page, chunk.start, chunk.end, chunk.file_name)} — "
                 f"`{label}`{dated} — {t('source.score')} {t.number(hit.score, 3)}"
             )
-            st.text(chunk.text[:600] + ("…" if len(chunk.text) > 600 else ""))
+            show_passage(chunk, limit=600)
             st.button(
                 t("search.open"), key=f"open_{rank}", on_click=open_document,
                 args=(chunk.document_id,),

@@ -10,7 +10,7 @@ import logging
 
 import streamlit as st
 
-from app.results import Recording, shown_as_text
+from app.results import Recording, shown_as_text, table_rows
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
@@ -96,6 +96,29 @@ def show_recording(session: Session, t: Texts, chunk: Chunk, highlight: bool = T
                 st.rerun()
 
 
+def show_passage(chunk: Chunk, limit: int | None = None) -> None:
+    """A passage's text; a table's rows drawn as a table (its columns named when the
+    table has a header row, else as two columns of keys and values)."""
+    rows = table_rows(chunk)
+    if rows is None:
+        text = chunk.text if limit is None or len(chunk.text) <= limit else chunk.text[:limit] + "…"
+        st.text(text)
+        return
+    names = [name for name, _ in rows[0]]
+    if all([name for name, _ in row] == names for row in rows) and len(names) > 1:
+        header, lines = names, [[value for _, value in row] for row in rows]
+    else:
+        header, lines = ["", ""], [[name, value] for row in rows for name, value in row]
+
+    def cell(text: str) -> str:
+        return html.escape(text).replace("|", "&#124;")
+
+    markdown = ["| " + " | ".join(cell(n) for n in header) + " |",
+                "|" + "---|" * len(header)]  # fmt: skip
+    markdown += ["| " + " | ".join(cell(v) for v in line) + " |" for line in lines]
+    st.markdown("\n".join(markdown))
+
+
 def show_text_page(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
     """A page of a text document as its passages, the cited one highlighted."""
     try:
@@ -139,7 +162,7 @@ def source_panel(
     screen.show(chunk.level, chunk.caveats)
     st.markdown(f"<div id='{anchor(turn, number)}'></div>", unsafe_allow_html=True)
     label = marking(chunk.level, chunk.caveats)
-    spot = t.place(chunk.page, chunk.start, chunk.end)
+    spot = t.place(chunk.page, chunk.start, chunk.end, chunk.file_name)
     title = f"[{number}] {chunk.file_name} — {spot} — {label}"
     with st.expander(title):
         text_column, page_column = st.columns([2, 3])
@@ -151,7 +174,7 @@ def source_panel(
                     unsafe_allow_html=True,
                 )
             st.markdown(f"**{t('source.passage')}**")
-            st.text(chunk.text)
+            show_passage(chunk)
             st.caption(f"{t('source.score')} {t.number(score, 3)}")
         with page_column:
             show_page(session, t, chunk)
