@@ -221,6 +221,14 @@ def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, ...] 
     )
 
 
+def _flattened(element: Element) -> str:
+    """An element's text on one line, spaces collapsed; a table keeps one row a line."""
+    if element.element_type == "Table":
+        lines = (" ".join(line.split()) for line in element.text.splitlines())
+        return "\n".join(line for line in lines if line)
+    return " ".join(element.text.split())
+
+
 def _is_running_head(element: Element, text: str) -> bool:
     """A running head, footer or page number: noise for search, repeated on every page."""
     if _PAGE_NUMBER.match(text):  # parsers often leave page numbers uncategorised
@@ -315,7 +323,7 @@ class DocumentChunker:
             self.document_date = document_date(head, self.doc.created)
         furniture = self._furniture.update(elements)
         for element in elements:
-            text = " ".join(element.text.split())
+            text = _flattened(element)
             if not text:
                 continue
             if not _is_running_head(element, text) and id(element) not in furniture:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.textfiles import Piece, row_pieces
+from ingest.textfiles import Piece, line_pieces, row_pieces
 from vigie.contracts import Element
 
 log = logging.getLogger(__name__)
@@ -132,8 +132,7 @@ def table_pieces(
     else:
         header = None
         joiner = " : " if len(rows[0]) == 2 else " | "
-        lines = [joiner.join(c for c in row if c) for row in rows]
-        pieces += [Piece(table.page, "Table", "\n".join(lines))]
+        pieces += line_pieces([joiner.join(c for c in row if c) for row in rows], table.page)
     return pieces, header
 
 

@@ -144,19 +144,27 @@ def row_pieces(rows: list[list[str]], page: int = 1) -> list[Piece]:
     if not rows:
         return []
     header = [name.strip() or f"colonne {n}" for n, name in enumerate(rows[0], 1)]
-    pieces: list[Piece] = []
-    run: list[str] = []
+    lines = []
     for row in rows[1:]:
         cells = [f"{header[n] if n < len(header) else f'colonne {n + 1}'} : {value.strip()}"
                  for n, value in enumerate(row) if value.strip()]  # fmt: skip
-        line = " ; ".join(cells)
+        lines.append(" ; ".join(cells))
+    return line_pieces(lines, page) or [Piece(page, "Table", " ; ".join(header))]
+
+
+def line_pieces(lines: list[str], page: int = 1) -> list[Piece]:
+    """A table's lines (one row each) as Table pieces of whole rows, about
+    `TABLE_PIECE_CHARS` long."""
+    pieces: list[Piece] = []
+    run: list[str] = []
+    for line in lines:
         if run and sum(len(r) + 1 for r in run) + len(line) > TABLE_PIECE_CHARS:
             pieces.append(Piece(page, "Table", "\n".join(run)))
             run = []
         run.append(line)
     if run:
         pieces.append(Piece(page, "Table", "\n".join(run)))
-    return pieces or [Piece(page, "Table", " ; ".join(header))]
+    return pieces
 
 
 def read_text_file(path: Path, kind: str) -> list[Piece]:

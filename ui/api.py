@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 API_VERSION = "1"
 RETRY_AFTER_SECONDS = 10
 SOURCES_HEADING = "\n\nSources:\n"  # numbered sources at the end of a chat answer
+# What a chat completion carries besides the message, in its `vigie` field.
+VIGIE_FIELDS = ("question", "label", "quotes", "citations", "refused", "quotes_only", "timings")
 
 ErrorCode = Literal[
     "invalid_json",
@@ -553,12 +555,7 @@ def _ending(answer: Answer, streamed: str) -> str:
 
 def _vigie_fields(answer: Answer) -> dict:
     data = answer.to_dict()
-    return {
-        "vigie": {
-            key: data[key]
-            for key in ("label", "quotes", "citations", "refused", "quotes_only", "timings")
-        }
-    }
+    return {"vigie": {key: data[key] for key in VIGIE_FIELDS}}
 
 
 def _usage(answer: Answer, streamed: str) -> dict:

@@ -182,6 +182,8 @@ def test_a_follow_up_in_the_chat_history_is_answered_from_the_right_page(
             {"role": "user", "content": FOLLOW_UP},
         ],
     )
+    asked = follow.model_extra["vigie"]["question"]  # the standalone question, shown
+    assert asked != FOLLOW_UP and "Gloire" in asked + (first.choices[0].message.content or "")
     cited = [c for c in follow.model_extra["vigie"]["citations"] if c["cited"]]
     assert cited and cited[0]["document"] == "mouvements.pdf" and cited[0]["page"] == 3, cited
 

@@ -57,7 +57,7 @@ def test_bad_inputs_are_reported_one_line_each_and_the_batch_goes_on(
     assert by_name["empty.pdf"]["reason"] == "empty file (0 bytes)"
     assert "corrupt" in by_name["corrupt.pdf"]["reason"]
     assert "password" in by_name["pw.pdf"]["reason"]
-    assert "not a PDF" in by_name["notes.pdf"]["reason"]
+    assert "not a document or recording" in by_name["notes.pdf"]["reason"]
     assert by_name["empty-folder"]["state"] == "skipped"
     assert by_name["does-not-exist"]["reason"] == "path not found"
     for name in ("empty.pdf", "corrupt.pdf", "pw.pdf", "notes.pdf"):

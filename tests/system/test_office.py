@@ -63,7 +63,9 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
                                                   ["Morvan", "enseigne de vaisseau"]]})  # fmt: skip
     zones = ["La zone nord est confiée à la frégate Aconit."]
     make_odp(batch / "plan.odp", [("Introduction", ["Contexte"]), ("Zones", zones)])
-    _docm(batch / "rapport.docx", batch / "macros.docm")
+    registre = ["Le registre des macros est tenu par le service informatique."]
+    source = make_docx(root / "source.docx", None, "Registre", registre)
+    _docm(source, batch / "macros.docm")
     (batch / "vide.docx").write_bytes(b"")
     (batch / "abime.xlsx").write_bytes(b"PK\x03\x04 this is not a zip at all")
     with zipfile.ZipFile(batch / "bombe.docx", "w", zipfile.ZIP_DEFLATED) as bomb:
