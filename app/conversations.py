@@ -119,11 +119,17 @@ class Conversation:
     def withdrawn(self) -> bool:
         return any(turn.withdrawn for turn in self.turns)
 
-    def to_dict(self) -> dict:
+    def listed(self) -> dict:
+        """What a list of conversations shows of this one (`vigie conversations list`, the
+        API's `GET /v1/conversations`)."""
         return {
             "id": self.id,
             "title": self.title,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.updated)),
+        }
+
+    def to_dict(self) -> dict:
+        return self.listed() | {
             "withdrawn": self.withdrawn,
             "turns": [turn.to_dict() for turn in self.turns],
         }

@@ -298,7 +298,6 @@ _NS = {
     "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
     "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
     "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
-    "office_value": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
 }
 
 

@@ -209,6 +209,35 @@ def sample_home(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> P
     return home
 
 
+def fleet_archive(root: Path, models_dir: Path) -> Path:
+    """A home holding two ingested batches about the cruiser Gloire: `mouvements.pdf`
+    (NON PROTÉGÉ, three pages: Brest p. 1, another ship p. 2, Dakar p. 3) and
+    `escale.pdf` (marked SECRET: Mers el-Kébir). For follow-ups and clearance tests."""
+    from tests.pdfmaker import make_text_pdf
+
+    batch, secret = root / "batch", root / "secret"
+    batch.mkdir()
+    secret.mkdir()
+    blank = ["", "", ""]
+    make_text_pdf(
+        batch / "mouvements.pdf",
+        [
+            [*blank, "Le croiseur Gloire a quitté Brest le 12 mars 1952 à l'aube.", *blank],
+            [*blank, "Le pétrolier Var est arrivé à Toulon le 2 avril 1952.", *blank],
+            [*blank, "Le croiseur Gloire est arrivé à Dakar le 20 mars 1952.", *blank],
+        ],
+    )
+    make_text_pdf(
+        secret / "escale.pdf",
+        [["SECRET", *blank, "Le croiseur Gloire a fait escale à Mers el-Kébir.", *blank, "SECRET"]],
+    )
+    home = root / "home"
+    for folder in (batch, secret):
+        fed = run_vigie(["ingest", str(folder), "--level", "NON PROTÉGÉ"], home, models_dir)
+        assert fed.returncode == 0, fed.stderr
+    return home
+
+
 def make_chunk(
     document: str,
     text: str,

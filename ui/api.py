@@ -49,7 +49,6 @@ from starlette.routing import Route
 
 from vigie.errors import (
     Conflict,
-    CorruptFile,
     InputError,
     NotFound,
     PermissionDenied,
@@ -112,9 +111,7 @@ def _from_vigie(exc: VigieError) -> ApiError:
         return ApiError(409, "conflict", message)
     if isinstance(exc, Unavailable):
         return ApiError(503, "unavailable", message)
-    if isinstance(exc, InputError | CorruptFile):
-        return ApiError(400, "invalid_request", message)
-    return ApiError(400, "invalid_request", message)
+    return ApiError(400, "invalid_request", message)  # InputError, CorruptFile, any other
 
 
 # -- request bodies: unknown fields are refused --------------------------------------
@@ -383,11 +380,7 @@ class VigieApi:
     async def conversations(self, request: Request) -> Response:
         session = await self._session(request)
         mine = await self._call(session.conversations)
-        return JSONResponse(
-            {"conversations": [
-                {"id": c.id, "title": c.title, "updated": c.to_dict()["updated"]} for c in mine
-            ]}
-        )  # fmt: skip
+        return JSONResponse({"conversations": [c.listed() for c in mine]})
 
     async def conversation(self, request: Request) -> Response:
         session = await self._session(request)

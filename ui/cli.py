@@ -568,13 +568,13 @@ def conversations_list(
     with _signed_in(Action.ASK) as session:
         mine = session.conversations()
     if as_json:
-        rows = [{"id": c.id, "title": c.title, "updated": c.to_dict()["updated"]} for c in mine]
+        rows = [c.listed() for c in mine]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not mine:
         typer.echo("no conversation yet (each `vigie ask` starts one)")
     for c in mine:
-        typer.echo(f"{c.id}  {c.to_dict()['updated']}  {c.title}")
+        typer.echo(f"{c.id}  {c.listed()['updated']}  {c.title}")
 
 
 @conversations_app.command("show")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_user, network_attempts, one_line_error, run_vigie
-from tests.pdfmaker import make_text_pdf
+from tests.conftest import add_user, fleet_archive, network_attempts, one_line_error, run_vigie
 from vigie.contracts import Level
 
 ANALYST = {"VIGIE_USER": "lecteur", "VIGIE_PASSWORD": "lecteur-password"}
@@ -22,28 +21,7 @@ FOLLOW_UP = "Et dans quel port ce croiseur est-il arrivé ?"
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Path:
-    root = tmp_path_factory.mktemp("conversations")
-    batch = root / "batch"
-    batch.mkdir()
-    blank = ["", "", ""]
-    make_text_pdf(
-        batch / "mouvements.pdf",
-        [
-            [*blank, "Le croiseur Gloire a quitté Brest le 12 mars 1952 à l'aube.", *blank],
-            [*blank, "Le pétrolier Var est arrivé à Toulon le 2 avril 1952.", *blank],
-            [*blank, "Le croiseur Gloire est arrivé à Dakar le 20 mars 1952.", *blank],
-        ],
-    )
-    secret = root / "secret"
-    secret.mkdir()
-    make_text_pdf(
-        secret / "escale.pdf",
-        [["SECRET", *blank, "Le croiseur Gloire a fait escale à Mers el-Kébir.", *blank, "SECRET"]],
-    )
-    home = root / "home"
-    for folder in (batch, secret):
-        fed = run_vigie(["ingest", str(folder), "--level", "NON PROTÉGÉ"], home, models_dir)
-        assert fed.returncode == 0, fed.stderr
+    home = fleet_archive(tmp_path_factory.mktemp("conversations"), models_dir)
     add_user(home, "lecteur", "analyst", Level.SECRET, (), "lecteur-password")
     add_user(home, "collegue", "analyst", Level.SECRET, (), "collegue-password")
     return home
