@@ -2,6 +2,7 @@
 FROM python:3.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential cmake git tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng poppler-utils \
+        libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/vigie
 COPY . .

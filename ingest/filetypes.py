@@ -1,7 +1,8 @@
 """Recognise what a file really is from its first bytes, whatever its name says.
 
 Documents: PDF, PNG, JPEG, TIFF; Office files (ingest/office.py: Word, PowerPoint,
-Excel and OpenDocument, by the parts their zip holds); text (ingest/textfiles.py:
+Excel and OpenDocument, by the parts their zip holds; legacy DOC, XLS, PPT by the
+streams of their compound file, and RTF, converted by ingest/legacy.py); text (ingest/textfiles.py:
 text, Markdown, HTML, e-mail) when the content is text and the name says which.
 Recordings (`RECORDING`): WAV, FLAC, Ogg (Vorbis, Opus), MP3, AAC (ADTS), and
 MP4/M4A/MOV, Matroska/WebM containers whose audio track is heard."""
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.errors import UnreadableFile
+from ingest.legacy import DOC, PPT, RTF, XLS
 from ingest.office import office_kind
 from ingest.textfiles import text_kind
 
@@ -48,13 +50,11 @@ def _is_recording(head: bytes) -> bool:
 # Common contents that are not supported, to say what the file looks like instead.
 _OTHERS: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "a ZIP archive (DOCX, ODT, XLSX...)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office document (DOC, XLS, MSG)"),
     (b"GIF8", "a GIF image"),
     (b"BM", "a BMP image"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!", "a RAR archive"),
-    (b"{\\rtf", "an RTF document"),
     (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
     (b"%!PS", "a PostScript file"),
     (b"AT&TFORM", "a DjVu document"),
@@ -88,29 +88,30 @@ def _describe(head: bytes) -> str:
     return "plain text"
 
 
-def _ole_reason(path: Path) -> str:
-    """Why a compound (OLE2) file is not read: a password-protected DOCX/XLSX/PPTX is
-    stored as one, as are legacy Office files and Outlook messages."""
+def _ole_kind(path: Path) -> str:
+    """The legacy Office kind of a compound (OLE2) file (DOC, XLS, PPT: converted by
+    ingest/legacy.py), or raise `UnreadableFile` saying what it is: a password-protected
+    DOCX/XLSX/PPTX is stored as one, as are Outlook messages."""
     import olefile
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(entry) for entry in ole.listdir()}
     except (OSError, ValueError) as exc:
-        return f"corrupt compound (OLE2) file: {exc}"
+        raise UnreadableFile(f"corrupt compound (OLE2) file: {exc}") from exc
     if {"EncryptionInfo", "EncryptedPackage"} & streams:
-        return "password-protected Office document (encrypted): cannot be read"
+        raise UnreadableFile("password-protected Office document (encrypted): cannot be read")
     if "WordDocument" in streams:
-        what = "a legacy Word document (DOC)"
-    elif "Workbook" in streams or "Book" in streams:
-        what = "a legacy Excel workbook (XLS)"
-    elif "PowerPoint Document" in streams:
-        what = "a legacy PowerPoint presentation (PPT)"
-    elif any(name.startswith("__substg1.0_") for name in streams):
+        return DOC
+    if "Workbook" in streams or "Book" in streams:
+        return XLS
+    if "PowerPoint Document" in streams:
+        return PPT
+    if any(name.startswith("__substg1.0_") for name in streams):
         what = "an Outlook message (MSG)"
     else:
         what = "a compound (OLE2) file"
-    return f"{what}: not a format Vigie reads yet (save it as DOCX, XLSX, PPTX or EML)"
+    raise UnreadableFile(f"{what}: not a format Vigie reads yet (save it as EML)")
 
 
 def _named(path: Path) -> str:
@@ -118,8 +119,9 @@ def _named(path: Path) -> str:
 
 
 def sniff(path: Path) -> str:
-    """Return "pdf", "png", "jpeg", "tiff", `RECORDING`, or a text kind (text, html,
-    email), or raise `UnreadableFile` saying why not."""
+    """Return "pdf", "png", "jpeg", "tiff", `RECORDING`, an Office kind (docx... and the
+    legacy doc, xls, ppt, rtf) or a text kind (text, html, email, csv), or raise
+    `UnreadableFile` saying why not."""
     try:
         with path.open("rb") as handle:
             head = handle.read(_PDF_HEADER_WINDOW)
@@ -143,7 +145,9 @@ def sniff(path: Path) -> str:
     if head.startswith(b"PK\x03\x04") and (kind := office_kind(path)) is not None:
         return kind  # DOCX, PPTX, XLSX, ODT, ODP, ODS, by the parts they hold
     if head.startswith(_OLE):
-        raise UnreadableFile(_ole_reason(path))
+        return _ole_kind(path)  # DOC, XLS, PPT
+    if head.startswith(b"{\\rtf"):
+        return RTF
     if _describe(head) in ("plain text", "an HTML page", "XML"):
         kind = text_kind(path, head)  # text, by its name: .txt, .md, .html, .eml
         if kind is not None:

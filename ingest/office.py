@@ -110,6 +110,25 @@ def office_page_count(path: Path, kind: str) -> int:
     return max((p.page for p in read_office(path, kind)), default=1)
 
 
+_CREATED = re.compile(rb"<(?:dcterms:created|meta:creation-date)\b[^>]*>\s*(\d{4}-\d\d-\d\d)")
+
+
+def office_created(path: Path, kind: str) -> str | None:
+    """When the file says it was created ("1994-03-12"), from its properties (OOXML's
+    docProps/core.xml, OpenDocument's meta.xml), or None: a date of the document's
+    own, after any written on its first pages (ingest/dates.py)."""
+    member = "meta.xml" if kind in (ODT, ODP, ODS) else "docProps/core.xml"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(member)
+            if info.file_size > 1024 * 1024:
+                return None
+            found = _CREATED.search(archive.read(info))
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return None
+    return found.group(1).decode("ascii") if found else None
+
+
 def _framed(pages: dict[int, list[Piece]], header: list[str], footer: list[str]) -> list[Piece]:
     """Pages in order, each between its header lines and its footer lines."""
     out: list[Piece] = []

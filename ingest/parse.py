@@ -43,8 +43,9 @@ from typing import Any
 
 from ingest.errors import UnreadableFile
 from ingest.filetypes import RECORDING, sniff
+from ingest.legacy import LEGACY_KINDS, converted
 from ingest.ocr import OcrError, ocr_image
-from ingest.office import OFFICE_KINDS, office_page_count, read_office
+from ingest.office import OFFICE_KINDS, office_created, office_page_count, read_office
 from ingest.pdftext import page_elements
 from ingest.tables import find_tables, is_candidate, with_tables
 from ingest.textfiles import EMAIL, TEXT_KINDS, message_date, page_count, read_text_file
@@ -519,9 +520,11 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
         with _file_errors(path):
             created = message_date(path.read_bytes()) if kind == EMAIL else None
             return FileProbe(kind, page_count(path, kind), [], created)
-    if kind in OFFICE_KINDS:
+    if kind in OFFICE_KINDS or kind in LEGACY_KINDS:
         with _file_errors(path):
-            return FileProbe(kind, office_page_count(path, kind), [], None)
+            readable, office = _office_file(path, kind, settings)
+            pages = office_page_count(readable, office)
+            return FileProbe(kind, pages, [], office_created(readable, office))
     with _file_errors(path):
         created = None
         if kind == "pdf":
@@ -544,8 +547,8 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
     _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
     started = time.perf_counter()
     with _file_errors(path), tempfile.TemporaryDirectory(prefix="vigie-parse-") as tmp:
-        if kind in TEXT_KINDS or kind in OFFICE_KINDS:
-            pages = _parse_text_pages(path, kind, first, last)
+        if kind in TEXT_KINDS or kind in OFFICE_KINDS or kind in LEGACY_KINDS:
+            pages = _parse_text_pages(*_office_file(path, kind, settings), first, last)
         else:
             parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
             pages = parser(path, settings, first, last, Path(tmp))
@@ -560,6 +563,14 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
         pages.seconds,
     )
     return pages
+
+
+def _office_file(path: Path, kind: str, settings: Settings) -> tuple[Path, str]:
+    """The file to read and its kind: a legacy Office file's OOXML conversion
+    (ingest/legacy.py), any other file itself."""
+    if kind in LEGACY_KINDS:
+        return converted(path, kind, settings.home, settings.convert_timeout), LEGACY_KINDS[kind]
+    return path, kind
 
 
 def _parse_text_pages(path: Path, kind: str, first: int, last: int) -> Pages:

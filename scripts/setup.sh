@@ -18,7 +18,8 @@ cd "$ROOT"
 VENV="${VIGIE_VENV:-$ROOT/.venv}"
 WHEELHOUSE="${VIGIE_WHEELHOUSE:-$ROOT/.cache/wheelhouse}"
 LLAMA_CPP_VERSION="0.3.36"
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng poppler-utils)
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng poppler-utils
+              libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
 # --test: also Debian's chromium, which the browser tests drive (never a browser download),
 # and espeak-ng, which speaks the classification marking of a test recording.
 if [ "${1:-}" = "--test" ]; then
@@ -30,8 +31,8 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 STEP_START=$SECONDS
 took() { say "$1: $((SECONDS - STEP_START)) s"; STEP_START=$SECONDS; }
 
-# 1. System packages: Tesseract (French + English) and poppler-utils from Debian
-#    (and chromium, for the tests).
+# 1. System packages: Tesseract (French + English), poppler-utils and LibreOffice
+#    (headless, to convert legacy DOC/XLS/PPT and RTF) from Debian (and chromium, for the tests).
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -135,3 +135,21 @@ def make_odp(path: Path, slides: list[tuple[str, list[str]]]) -> Path:
         )
     body = f"<office:presentation>{pages}</office:presentation>"
     return _odf(path, "application/vnd.oasis.opendocument.presentation", body)
+
+
+def saved_as(source: Path, target: Path) -> Path:
+    """`source` saved by LibreOffice in the older format `target`'s name says (.doc, .xls,
+    .ppt, .rtf): the legacy files the archives hold, made the way they were."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = Path(tmp, "profile").as_uri()
+        subprocess.run(
+            ["soffice", "--headless", "--norestore", f"-env:UserInstallation={profile}",
+             "--convert-to", target.suffix[1:], "--outdir", tmp, str(source)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        shutil.move(Path(tmp, source.stem + target.suffix), target)
+    return target

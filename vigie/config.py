@@ -151,6 +151,7 @@ class Settings(BaseSettings):
     workers: int | None = None  # parsing/OCR processes; None: one per core
     window_pages: int = 16  # text pages per parsing task (pages to OCR go one per task)
     file_timeout: float = 900.0  # seconds one file may take before its parser is killed
+    convert_timeout: float = 300.0  # seconds LibreOffice may take to convert a DOC, XLS, PPT
     max_file_mb: float = 1024.0  # larger files are quarantined unread
     max_image_pixels: int = 200_000_000  # larger images are refused (decompression bombs)
     # Zip batches (ingest/unpack.py): an archive past any of these is quarantined whole.

@@ -153,8 +153,8 @@ def clock(seconds: float) -> str:
 
 
 # What a "page" is in formats that have none: a presentation's slides, a workbook's sheets.
-PAGE_UNITS = {".pptx": "slide", ".pptm": "slide", ".odp": "slide",
-              ".xlsx": "sheet", ".xlsm": "sheet", ".ods": "sheet"}  # fmt: skip
+PAGE_UNITS = {".pptx": "slide", ".pptm": "slide", ".odp": "slide", ".ppt": "slide",
+              ".xlsx": "sheet", ".xlsm": "sheet", ".ods": "sheet", ".xls": "sheet"}  # fmt: skip
 
 
 def page_unit(file_name: str) -> str:

@@ -1,5 +1,6 @@
 """Office files through the CLI with the network cut, each generated here: Word,
-PowerPoint, Excel and their OpenDocument kin are read, cited by page, slide or sheet;
+PowerPoint, Excel, their OpenDocument kin and their legacy forms (DOC, XLS, PPT, RTF,
+saved by LibreOffice and converted back by it) are read, cited by page, slide or sheet;
 a workbook's row is stored with its column names; a marking in a header or footer
 classifies the document; bad Office files are quarantined with their reason and never
 stop the batch."""
@@ -12,8 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_user, files_by_name, network_attempts, one_line_error, run_vigie
-from tests.officemaker import make_docx, make_odp, make_ods, make_odt, make_pptx, make_xlsx
+from tests.conftest import add_user, files_by_name, network_attempts, run_vigie
+from tests.officemaker import (
+    make_docx,
+    make_odp,
+    make_ods,
+    make_odt,
+    make_pptx,
+    make_xlsx,
+    saved_as,
+)
 from vigie.contracts import Level
 
 PUBLIC = {"VIGIE_USER": "public", "VIGIE_PASSWORD": "public-password"}
@@ -66,6 +75,31 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
     registre = ["Le registre des macros est tenu par le service informatique."]
     source = make_docx(root / "source.docx", None, "Registre", registre)
     _docm(source, batch / "macros.docm")
+    legacy = root / "legacy"
+    legacy.mkdir()
+    make_docx(legacy / "ancien.docx", "CONFIDENTIEL DÉFENSE", "Compte rendu de 1991",
+              ["Le dépôt de munitions de Miramas a été inspecté le 4 juin 1991."])  # fmt: skip
+    saved_as(legacy / "ancien.docx", batch / "ancien.doc")
+    make_xlsx(legacy / "stocks.xlsx", {"Vivres": [["Magasin", "Rations"], ["Lorient", 5300],
+                                                   ["Toulon", 8100]]})  # fmt: skip
+    saved_as(legacy / "stocks.xlsx", batch / "stocks.xls")
+    make_pptx(
+        legacy / "expose.pptx",
+        [
+            ("Sommaire", ["Logistique"]),
+            ("Ravitaillement", ["Le pétrolier Durance ravitaille l'escadre au large de Dakar."]),
+        ],
+    )
+    saved_as(legacy / "expose.pptx", batch / "expose.ppt")
+    make_docx(
+        legacy / "lettre.docx",
+        None,
+        "Lettre au préfet maritime",
+        ["La balise du plateau des Roches-Douvres est hors service depuis mardi."],
+    )
+    saved_as(legacy / "lettre.docx", batch / "lettre.rtf")
+    ole = bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504  # a compound file's header, cut
+    (batch / "coupe.doc").write_bytes(ole)
     (batch / "vide.docx").write_bytes(b"")
     (batch / "abime.xlsx").write_bytes(b"PK\x03\x04 this is not a zip at all")
     with zipfile.ZipFile(batch / "bombe.docx", "w", zipfile.ZIP_DEFLATED) as bomb:
@@ -96,6 +130,10 @@ def search(home: Path, models_dir: Path, query: str, **env: str) -> list[dict]:
         ("sémaphore du cap Fréhel", "note.odt", "page 1"),
         ("grade de Morvan", "grades.ods", "sheet 1"),
         ("zone nord confiée à la frégate Aconit", "plan.odp", "slide 2"),
+        ("inspection du dépôt de munitions de Miramas", "ancien.doc", "page 1"),
+        ("rations du magasin de Toulon", "stocks.xls", "sheet 1"),
+        ("pétrolier Durance au large de Dakar", "expose.ppt", "slide 2"),
+        ("balise du plateau des Roches-Douvres", "lettre.rtf", "page 1"),
     ],
 )
 def test_each_format_is_found_where_it_says_it(
@@ -128,6 +166,8 @@ def test_a_marking_in_a_header_or_footer_classifies_the_document(
     assert files["consignes.docx"]["level"] == "SECRET", files["consignes.docx"]
     assert files["note.odt"]["level"] == "DIFFUSION RESTREINTE", files["note.odt"]
     assert files["rapport.docx"]["level"] == "NON PROTÉGÉ"
+    # The header of a legacy Word file, converted, is read as any other.
+    assert files["ancien.doc"]["level"] == "SECRET", files["ancien.doc"]  # CONFIDENTIEL DÉFENSE
     hidden = search(home, models_dir, "code d'accès du dépôt de Brest", **PUBLIC)
     assert all(r["document"] not in ("consignes.docx", "note.odt") for r in hidden), hidden
     seen = search(home, models_dir, "code d'accès du dépôt de Brest")
@@ -146,15 +186,11 @@ def test_bad_office_files_are_quarantined_with_their_reason(ingested: tuple[Path
     assert files["macros.docm"]["state"] == "ingested", files["macros.docm"]
 
 
-def test_a_legacy_office_file_is_quarantined_saying_what_it_is(
-    tmp_path: Path, models_dir: Path
+def test_a_legacy_file_is_converted_and_a_cut_one_quarantined(
+    ingested: tuple[Path, dict],
 ) -> None:
-    batch = tmp_path / "legacy"
-    batch.mkdir()
-    ole = bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504  # a compound file's header, cut
-    (batch / "ancien.doc").write_bytes(ole)
-    home = tmp_path / "home"
-    fed = run_vigie(["ingest", str(batch), "--level", "NON PROTÉGÉ", "--json"], home, models_dir)
-    assert fed.returncode == 0, one_line_error(fed)
-    row = files_by_name(json.loads(fed.stdout))["ancien.doc"]
-    assert row["state"] == "quarantined" and "OLE2" in row["reason"], row
+    _, files = ingested
+    for name in ("ancien.doc", "stocks.xls", "expose.ppt", "lettre.rtf"):
+        assert files[name]["state"] == "ingested", files[name]
+    assert files["coupe.doc"]["state"] == "quarantined", files["coupe.doc"]
+    assert "corrupt compound (OLE2) file" in files["coupe.doc"]["reason"], files["coupe.doc"]
