@@ -24,6 +24,9 @@ from vigie.errors import CorruptFile
 
 # Page segmentation mode 1: automatic segmentation with orientation and script detection.
 PAGE_SEGMENTATION = "1"
+# Mode 11, sparse text: every word wherever it stands, for a table's cells (mode 1 reads a
+# row whose cells sit at different heights as one garbled line).
+SPARSE_TEXT = "11"
 
 
 class OcrError(CorruptFile):
@@ -40,13 +43,23 @@ class OcrPage:
     # One box per paragraph, same order: the union of its word boxes, so that a hit can be
     # shown where it sits on the page.
     boxes: list[Box] = field(default_factory=list)
+    # Every word read and its box, in reading order (to place in a table's cells).
+    words: list[tuple[str, Box]] = field(default_factory=list)
 
 
-def ocr_image(image: Path, languages: Sequence[str], timeout: float = 300.0) -> OcrPage:
+def ocr_image(
+    image: Path,
+    languages: Sequence[str],
+    timeout: float = 300.0,
+    segmentation: str = PAGE_SEGMENTATION,
+    dpi: float | None = None,
+) -> OcrPage:
     """Read the words of one page image, grouped into Tesseract's paragraphs."""
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     command = ["tesseract", str(image), "stdout", "-l", "+".join(languages)]
-    command += ["--psm", PAGE_SEGMENTATION, "tsv"]
+    if dpi:
+        command += ["--dpi", str(round(dpi))]
+    command += ["--psm", segmentation, "tsv"]
     try:
         result = subprocess.run(
             command, capture_output=True, text=True, env=env, timeout=timeout, check=False
@@ -64,6 +77,7 @@ def parse_tsv(tsv: str) -> OcrPage:
     paragraphs: dict[tuple[int, int], list[str]] = {}
     boxes: dict[tuple[int, int], Box] = {}
     lines: dict[tuple[int, int, int], list[str]] = {}
+    words: list[tuple[str, Box]] = []
     weighted = total = 0.0
     for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
         text = (row.get("text") or "").strip()
@@ -73,17 +87,20 @@ def parse_tsv(tsv: str) -> OcrPage:
         block, paragraph, line = int(row["block_num"]), int(row["par_num"]), int(row["line_num"])
         lines.setdefault((block, paragraph, line), []).append(text)
         paragraphs.setdefault((block, paragraph), [])
-        boxes[(block, paragraph)] = _union(boxes.get((block, paragraph)), _word_box(row))
+        box = _word_box(row)
+        words.append((text, box))
+        boxes[(block, paragraph)] = _union(boxes.get((block, paragraph)), box)
         weighted += confidence * len(text)
         total += len(text)
-    for (block, paragraph, _), words in lines.items():
-        paragraphs[(block, paragraph)].append(" ".join(words))
+    for (block, paragraph, _), line_words in lines.items():
+        paragraphs[(block, paragraph)].append(" ".join(line_words))
     kept = [(_join_lines(parts), boxes[key]) for key, parts in paragraphs.items()]
     kept = [(text, box) for text, box in kept if text]
     return OcrPage(
         paragraphs=[text for text, _ in kept],
         confidence=round(weighted / total / 100, 3) if total else None,
         boxes=[box for _, box in kept],
+        words=words,
     )
 
 

@@ -37,17 +37,18 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ingest.errors import UnreadableFile
 from ingest.filetypes import RECORDING, sniff
 from ingest.legacy import LEGACY_KINDS, converted
-from ingest.ocr import OcrError, ocr_image
+from ingest.ocr import PAGE_SEGMENTATION, SPARSE_TEXT, OcrError, OcrPage, ocr_image
 from ingest.office import OFFICE_KINDS, office_created, office_page_count, read_office
 from ingest.pdftext import page_elements
-from ingest.tables import find_tables, is_candidate, with_tables
+from ingest.scantables import Grid, erased, find_grids, grid_table, without
+from ingest.tables import FoundTable, find_tables, is_candidate, with_tables
 from ingest.textfiles import EMAIL, TEXT_KINDS, message_date, page_count, read_text_file
 from ingest.textlayer import text_layer_is_plausible
 from vigie.config import Settings
@@ -195,18 +196,39 @@ def _kinds(texts: list[str]) -> list[str]:
         return [_typed(text) for text in texts]
 
 
-def _ocr_image_file(
-    image: Path, page: int, settings: Settings, dpi: float
+def _ocr_page(
+    image: Any, page: int, settings: Settings, dpi: float, workdir: Path
 ) -> tuple[list[Element], float | None]:
-    """One Tesseract run on a page image: its elements and mean word confidence.
+    """One Tesseract run on a page image (PIL, grey): its elements and mean word
+    confidence. With `detect_tables`, ruled tables are found first (ingest/scantables.py):
+    the page is read without them, and each table's cells, its lines erased, by one more
+    Tesseract run in sparse-text mode, its words placed in the cells by position.
 
-    Paragraph boxes come back in image pixels and are stored in PDF points.
+    Boxes come back in image pixels and are stored in PDF points.
     """
-    try:
-        result = ocr_image(image, settings.ocr_languages, timeout=settings.ocr_page_timeout)
-    except OcrError as exc:
-        raise UnreadableFile(f"OCR failed on page {page}: {exc}") from exc
+    grids: list[Grid] = []
+    tables: list[FoundTable] = []
     scale = _POINTS_PER_INCH / dpi
+    if settings.detect_tables:
+        import numpy as np
+        from PIL import Image
+
+        grey = np.asarray(image)
+        grids, lines = find_grids(grey)
+        if grids:
+            clean = erased(grey, lines)
+            read_apart = []  # the grids that held a table: painted out of the page's run
+            for grid in grids:
+                left, top, right, bottom = grid.box
+                crop = Image.fromarray(clean[top:bottom, left:right])
+                words = _ocr(crop, f"{page}-table", settings, SPARSE_TEXT, workdir, dpi).words
+                placed = [(w, (b[0] + left, b[1] + top, b[2] + left, b[3] + top)) for w, b in words]
+                if (table := grid_table(grid, placed, page, scale)) is not None:
+                    tables.append(table)
+                    read_apart.append(grid.box)
+            image = Image.fromarray(without(clean, read_apart))
+    # No --dpi here: Tesseract's own estimate from the page is what OCR was measured with.
+    result = _ocr(image, str(page), settings, PAGE_SEGMENTATION, workdir)
     boxes = getattr(result, "boxes", None) or [None] * len(result.paragraphs)
     kinds = _kinds(list(result.paragraphs))
     elements = [
@@ -219,7 +241,31 @@ def _ocr_image_file(
         )
         for text, box, kind in zip(result.paragraphs, boxes, kinds, strict=True)
     ]
+    if tables:
+        elements = [replace(e, ocr=True) for e in with_tables(elements, tables)]
+        log.debug("page %d: %d scanned tables", page, len(tables))
     return elements, result.confidence
+
+
+def _ocr(
+    image: Any,
+    name: str,
+    settings: Settings,
+    segmentation: str,
+    workdir: Path,
+    dpi: float | None = None,
+) -> OcrPage:
+    """One Tesseract run on a PIL image, written as grey PGM (Tesseract works in grey,
+    and encoding a 400 dpi page as PNG cost more, 1.9 s, than half of Tesseract's time)."""
+    image_file = workdir / f"page-{name}.pgm"
+    image.save(image_file)
+    try:
+        return ocr_image(image_file, settings.ocr_languages, settings.ocr_page_timeout,
+                         segmentation, dpi)  # fmt: skip
+    except OcrError as exc:
+        raise UnreadableFile(f"OCR failed on page {name.split('-')[0]}: {exc}") from exc
+    finally:
+        image_file.unlink(missing_ok=True)
 
 
 # -- PDF -------------------------------------------------------------------------------
@@ -357,14 +403,10 @@ def _parse_pdf_pages(path: Path, settings: Settings, first: int, last: int, work
         for number in ocr_pages:
             page = pdf[number - 1]
             dpi = _render_dpi(page, settings)
-            # Grey, uncompressed (PGM): Tesseract works in grey anyway, and encoding a
-            # 400 dpi page as PNG cost more (1.9 s) than half of Tesseract's own time.
-            image_file = workdir / f"page-{number}.pgm"
             bitmap = page.render(scale=dpi / _POINTS_PER_INCH, grayscale=True)
-            bitmap.to_pil().convert("L").save(image_file)
+            image = bitmap.to_pil().convert("L")
             page.close()
-            by_page[number], confidence[number] = _ocr_image_file(image_file, number, settings, dpi)
-            image_file.unlink()
+            by_page[number], confidence[number] = _ocr_page(image, number, settings, dpi, workdir)
             log.debug("%s: page %d OCRed at %d dpi", path.name, number, dpi)
     finally:
         pdf.close()
@@ -442,11 +484,9 @@ def _parse_image_pages(
         for number in range(first, min(last, int(getattr(image, "n_frames", 1))) + 1):
             image.seek(number - 1)
             frame, dpi = _prepared(image, settings)
-            image_file = workdir / f"frame-{number}.pgm"
-            frame.convert("L").save(image_file)
-            page_elements, confidence[number] = _ocr_image_file(image_file, number, settings, dpi)
+            grey = frame.convert("L")
+            page_elements, confidence[number] = _ocr_page(grey, number, settings, dpi, workdir)
             elements.extend(page_elements)
-            image_file.unlink()
             numbers.append(number)
     return Pages(elements, numbers, confidence)
 

@@ -156,9 +156,15 @@ def with_tables(elements: list[Element], tables: list[FoundTable]) -> list[Eleme
         elif inside not in placed:
             placed.add(inside)
             out.extend(table_elements[inside])
-    for n, table in enumerate(ordered):  # a table no paragraph fell in: after its page
+    for n, table in enumerate(ordered):  # a table no paragraph fell in: where it stands
         if n not in placed:
             at = max((i + 1 for i, e in enumerate(out) if e.page <= table.page), default=0)
+            below = (
+                i
+                for i, e in enumerate(out)
+                if e.page == table.page and e.bbox is not None and e.bbox[1] > table.bbox[1]
+            )
+            at = next(below, at)
             out[at:at] = table_elements[n]
     return out
 
