@@ -23,13 +23,18 @@ from vigie.contracts import Chunk, Hit, place_fields
 
 
 def shown_as_text(chunk: Chunk) -> bool:
-    """A passage of a text or Office document (text, Markdown, HTML, e-mail, Word,
-    PowerPoint, Excel, OpenDocument): its page is shown as its text, not as an image."""
+    """A passage of a text or Office document (text, Markdown, HTML, e-mail, Outlook,
+    Word, PowerPoint, Excel, OpenDocument, their legacy forms, RTF): its page is shown as
+    its text, not as an image."""
+    from ingest.legacy import LEGACY_SUFFIXES
     from ingest.office import OFFICE_SUFFIXES
+    from ingest.outlook import MSG_SUFFIXES
     from ingest.textfiles import TEXT_SUFFIXES
 
     suffix = Path(chunk.file_name).suffix.lower()
-    return chunk.start is None and (suffix in TEXT_SUFFIXES or suffix in OFFICE_SUFFIXES)
+    return chunk.start is None and any(
+        suffix in known for known in (TEXT_SUFFIXES, OFFICE_SUFFIXES, LEGACY_SUFFIXES, MSG_SUFFIXES)
+    )
 
 
 def table_rows(chunk: Chunk) -> list[list[tuple[str, str]]] | None:

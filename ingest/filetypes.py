@@ -2,7 +2,8 @@
 
 Documents: PDF, PNG, JPEG, TIFF; Office files (ingest/office.py: Word, PowerPoint,
 Excel and OpenDocument, by the parts their zip holds; legacy DOC, XLS, PPT by the
-streams of their compound file, and RTF, converted by ingest/legacy.py); text (ingest/textfiles.py:
+streams of their compound file, and RTF, converted by ingest/legacy.py); Outlook
+messages (ingest/outlook.py); text (ingest/textfiles.py:
 text, Markdown, HTML, e-mail) when the content is text and the name says which.
 Recordings (`RECORDING`): WAV, FLAC, Ogg (Vorbis, Opus), MP3, AAC (ADTS), and
 MP4/M4A/MOV, Matroska/WebM containers whose audio track is heard."""
@@ -14,6 +15,7 @@ from pathlib import Path
 from ingest.errors import UnreadableFile
 from ingest.legacy import DOC, PPT, RTF, XLS
 from ingest.office import office_kind
+from ingest.outlook import MSG
 from ingest.textfiles import text_kind
 
 # How far into the file a PDF header may start (readers tolerate leading junk).
@@ -89,9 +91,9 @@ def _describe(head: bytes) -> str:
 
 
 def _ole_kind(path: Path) -> str:
-    """The legacy Office kind of a compound (OLE2) file (DOC, XLS, PPT: converted by
-    ingest/legacy.py), or raise `UnreadableFile` saying what it is: a password-protected
-    DOCX/XLSX/PPTX is stored as one, as are Outlook messages."""
+    """The kind of a compound (OLE2) file: legacy DOC, XLS, PPT (converted by
+    ingest/legacy.py), an Outlook message (MSG); or raise `UnreadableFile` saying what it
+    is (a password-protected DOCX/XLSX/PPTX is stored as one)."""
     import olefile
 
     try:
@@ -108,10 +110,11 @@ def _ole_kind(path: Path) -> str:
     if "PowerPoint Document" in streams:
         return PPT
     if any(name.startswith("__substg1.0_") for name in streams):
-        what = "an Outlook message (MSG)"
-    else:
-        what = "a compound (OLE2) file"
-    raise UnreadableFile(f"{what}: not a format Vigie reads yet (save it as EML)")
+        return MSG  # an Outlook message (ingest/outlook.py)
+    raise UnreadableFile(
+        "a compound (OLE2) file that is no Word, Excel, PowerPoint or Outlook file: "
+        "not a format Vigie reads"
+    )
 
 
 def _named(path: Path) -> str:
@@ -120,7 +123,7 @@ def _named(path: Path) -> str:
 
 def sniff(path: Path) -> str:
     """Return "pdf", "png", "jpeg", "tiff", `RECORDING`, an Office kind (docx... and the
-    legacy doc, xls, ppt, rtf) or a text kind (text, html, email, csv), or raise
+    legacy doc, xls, ppt, rtf), "msg", or a text kind (text, html, email, csv), or raise
     `UnreadableFile` saying why not."""
     try:
         with path.open("rb") as handle:
@@ -145,7 +148,7 @@ def sniff(path: Path) -> str:
     if head.startswith(b"PK\x03\x04") and (kind := office_kind(path)) is not None:
         return kind  # DOCX, PPTX, XLSX, ODT, ODP, ODS, by the parts they hold
     if head.startswith(_OLE):
-        return _ole_kind(path)  # DOC, XLS, PPT
+        return _ole_kind(path)  # DOC, XLS, PPT, MSG
     if head.startswith(b"{\\rtf"):
         return RTF
     if _describe(head) in ("plain text", "an HTML page", "XML"):

@@ -25,6 +25,7 @@ from ingest.office import DOCX, PPTX, XLSX
 from vigie.models import sha256_of
 
 DOC, XLS, PPT, RTF = "doc", "xls", "ppt", "rtf"
+LEGACY_SUFFIXES = {".doc": DOC, ".xls": XLS, ".ppt": PPT, ".rtf": RTF}
 # A legacy kind and the kind it is read as once converted.
 LEGACY_KINDS = {DOC: DOCX, RTF: DOCX, XLS: XLSX, PPT: PPTX}
 LEGACY_NAMES = {

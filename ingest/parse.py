@@ -46,6 +46,7 @@ from ingest.filetypes import RECORDING, sniff
 from ingest.legacy import LEGACY_KINDS, converted
 from ingest.ocr import PAGE_SEGMENTATION, SPARSE_TEXT, OcrError, OcrPage, ocr_image
 from ingest.office import OFFICE_KINDS, office_created, office_page_count, read_office
+from ingest.outlook import MSG, read_outlook
 from ingest.pdftext import page_elements
 from ingest.scantables import Grid, erased, find_grids, grid_table, without
 from ingest.tables import FoundTable, find_tables, is_candidate, with_tables
@@ -556,6 +557,9 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
 
         duration = probe_recording(path, settings.max_recording_minutes * 60)
         return FileProbe(kind, 1, [], None, duration)
+    if kind == MSG:
+        with _file_errors(path):
+            return FileProbe(kind, 1, [], read_outlook(path).date)
     if kind in TEXT_KINDS:
         with _file_errors(path):
             created = message_date(path.read_bytes()) if kind == EMAIL else None
@@ -587,7 +591,7 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
     _use_installed_spacy_model()  # a set-up problem, raised as such, not blamed on the file
     started = time.perf_counter()
     with _file_errors(path), tempfile.TemporaryDirectory(prefix="vigie-parse-") as tmp:
-        if kind in TEXT_KINDS or kind in OFFICE_KINDS or kind in LEGACY_KINDS:
+        if kind in TEXT_KINDS or kind in OFFICE_KINDS or kind in LEGACY_KINDS or kind == MSG:
             pages = _parse_text_pages(*_office_file(path, kind, settings), first, last)
         else:
             parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
@@ -614,11 +618,16 @@ def _office_file(path: Path, kind: str, settings: Settings) -> tuple[Path, str]:
 
 
 def _parse_text_pages(path: Path, kind: str, first: int, last: int) -> Pages:
-    """Pages `first`..`last` of a text, HTML or e-mail file (ingest/textfiles.py) or of an
-    Office file (ingest/office.py), each piece typed as OCRed paragraphs are when its
-    reader left its kind open."""
+    """Pages `first`..`last` of a text, HTML or e-mail file (ingest/textfiles.py), an
+    Outlook message (ingest/outlook.py) or an Office file (ingest/office.py), each piece
+    typed as OCRed paragraphs are when its reader left its kind open."""
     elements = []
-    pieces = read_office(path, kind) if kind in OFFICE_KINDS else read_text_file(path, kind)
+    if kind in OFFICE_KINDS:
+        pieces = read_office(path, kind)
+    elif kind == MSG:
+        pieces = read_outlook(path).pieces
+    else:
+        pieces = read_text_file(path, kind)
     for piece in pieces:
         if first <= piece.page <= last:
             element_type = _typed(piece.text, piece.kind or None)

@@ -46,6 +46,7 @@ from ingest.chunking import DocumentChunker
 from ingest.errors import UnreadableFile
 from ingest.filetypes import RECORDING
 from ingest.ledger import Ledger, LedgerEntry
+from ingest.legacy import LEGACY_SUFFIXES
 from ingest.markings import (
     DEFAULT_CAVEATS,
     Marking,
@@ -55,8 +56,9 @@ from ingest.markings import (
     weigh_markings,
 )
 from ingest.office import OFFICE_SUFFIXES, office_kind
+from ingest.outlook import MAIL_SUFFIXES, MSG_SUFFIXES, read_mail
 from ingest.parse import FileProbe, Pages
-from ingest.textfiles import EMAIL, TEXT_SUFFIXES, read_message
+from ingest.textfiles import TEXT_SUFFIXES
 from ingest.timecoded import chunk_transcript
 from ingest.unpack import ZipLimits, is_zip, unpack_zip
 from ingest.workers import ParserPool, task_outcome, too_long
@@ -69,20 +71,19 @@ from vigie.errors import Unavailable
 log = logging.getLogger(__name__)
 
 DOCUMENT_SUFFIXES = frozenset(
-    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".doc", ".xls", ".ppt", ".rtf"}
+    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
     | set(TEXT_SUFFIXES)
     | set(OFFICE_SUFFIXES)
+    | set(LEGACY_SUFFIXES)
+    | MSG_SUFFIXES
 )
-# Formats not read yet, taken all the same so that each is quarantined with its reason
-# (and read by `--retry-quarantined` once a later Vigie reads them), never left unsaid.
-LEGACY_SUFFIXES = frozenset({".msg"})
 # Recordings: audio, and the audio track of video files (recognised by content all the same).
 RECORDING_SUFFIXES = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac"}
     | {".mp4", ".m4v", ".mkv", ".webm", ".mov"}
 )
 ARCHIVE_SUFFIXES = frozenset({".zip"})  # expanded, their members read (ingest/unpack.py)
-SUPPORTED_SUFFIXES = DOCUMENT_SUFFIXES | RECORDING_SUFFIXES | ARCHIVE_SUFFIXES | LEGACY_SUFFIXES
+SUPPORTED_SUFFIXES = DOCUMENT_SUFFIXES | RECORDING_SUFFIXES | ARCHIVE_SUFFIXES
 # A folder's declared classification, for every file in it and below it.
 DECLARATION_FILE = "vigie-classification.toml"
 # Chunks are written (pending) with this level until the document's real one is known.
@@ -671,7 +672,7 @@ class _Batch:
         if is_zip(path) and office_kind(path) is None:  # DOCX, ODT...: zips, read as such
             self._expand(path, sha256, declared, started)
             return None
-        if TEXT_SUFFIXES.get(path.suffix.lower()) == EMAIL:
+        if path.suffix.lower() in MAIL_SUFFIXES:
             self._attachments(path, sha256, declared)
         return _FileJob(path, sha256, declared, started, deadline=self.settings.file_timeout)
 
@@ -703,7 +704,7 @@ class _Batch:
         """An e-mail's attachments, written beside its other expanded files, join the
         batch as documents of their own (the message itself is read as any file)."""
         try:
-            attachments = read_message(path.read_bytes()).attachments
+            attachments = read_mail(path).attachments
         except (UnreadableFile, OSError, ValueError):
             return  # the message's own parsing says why
         if not attachments:

@@ -205,6 +205,22 @@ def message_date(data: bytes) -> str | None:
     return _iso_date(headers["Date"])
 
 
+def with_pieces(message: Message, date: str, body: str, is_html: bool) -> None:
+    """A message's pieces, on its one page: its subject as a title, who wrote to whom and
+    when (`date` as written), then its body (HTML partitioned as a page is)."""
+    if message.subject:  # "[SECRET] Ordre" on two lines: a marking there reads as a banner
+        parts = [part for part in _SUBJECT_PARTS.split(message.subject) if part.strip()]
+        message.pieces.append(Piece(1, "Title", "\n".join(parts)))
+    said = [f"De : {message.sender}", f"À : {message.recipients}"]
+    if date:
+        said.append(f"Date : {date}")
+    message.pieces.append(Piece(1, "UncategorizedText", "\n".join(said)))
+    if is_html:
+        message.pieces += html_pieces(body)
+    elif body.strip():
+        message.pieces += paragraphs(body, 1)
+
+
 def read_message(data: bytes) -> Message:
     """An e-mail's headers, body and attachments; raise `UnreadableFile` if it has none."""
     parsed = email.message_from_bytes(data, policy=email.policy.default)
@@ -215,20 +231,10 @@ def read_message(data: bytes) -> Message:
         recipients=", ".join(str(parsed[h]) for h in ("To", "Cc") if parsed[h]),
         date=_iso_date(parsed["Date"]),
     )
-    if message.subject:  # "[SECRET] Ordre" on two lines: a marking there reads as a banner
-        parts = [part for part in _SUBJECT_PARTS.split(message.subject) if part.strip()]
-        message.pieces.append(Piece(1, "Title", "\n".join(parts)))
-    said = [f"De : {message.sender}", f"À : {message.recipients}"]
-    if parsed["Date"]:
-        said.append(f"Date : {parsed['Date']}")
-    message.pieces.append(Piece(1, "UncategorizedText", "\n".join(said)))
     body = parsed.get_body(preferencelist=("plain", "html"))
-    if body is not None:
-        content = body.get_content()
-        if body.get_content_subtype() == "html":
-            message.pieces += html_pieces(content)
-        else:
-            message.pieces += paragraphs(content, 1)
+    content = body.get_content() if body is not None else ""
+    is_html = body is not None and body.get_content_subtype() == "html"
+    with_pieces(message, str(parsed["Date"] or ""), content, is_html)
     for number, part in enumerate(parsed.iter_attachments(), 1):
         written = str(part.get_filename() or "").replace("\\", "/")
         name = PurePosixPath(written).name  # never a path: "../../x.pdf" is "x.pdf"

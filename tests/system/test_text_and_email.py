@@ -1,10 +1,12 @@
-"""Text, Markdown, HTML and e-mail through the CLI with the network cut: a text file's
-form feeds are its pages; a banner line and an e-mail's subject are markings; a message's
-date is its document's date; each attachment is a document of its own, with its own
-level, "attached to" its message; an attachment's name never escapes its folder."""
+"""Text, Markdown, HTML and e-mail (`.eml`, and Outlook's `.msg` written here by
+tests/msgmaker.py) through the CLI with the network cut: a text file's form feeds are its
+pages; a banner line and an e-mail's subject are markings; a message's date is its
+document's date; each attachment is a document of its own, with its own level,
+"attached to" its message; an attachment's name never escapes its folder."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,6 +20,7 @@ from tests.conftest import (
     run_vigie,
     signed_in_workspace,
 )
+from tests.msgmaker import make_msg
 from tests.pdfmaker import make_text_pdf
 from vigie.contracts import Level
 
@@ -75,6 +78,16 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
                for n, section in enumerate(("Transmissions", "Génie", "Santé"))]  # fmt: skip
     (batch / "budgets.csv").write_text("\n".join(budget) + "\n", encoding="utf-8")
     (batch / "faux.eml").write_text("ceci n'est pas un message\n", encoding="utf-8")
+    make_msg(
+        batch / "releve.msg",
+        "DIFFUSION RESTREINTE // Relève du sémaphore de Ouessant",
+        ("Capitaine Morvan", "morvan@marine.example"),
+        "Préfet maritime de l'Atlantique",
+        dt.datetime(1998, 3, 12, 9, 30, tzinfo=dt.UTC),
+        "Le sémaphore du Créac'h sera relevé le 14 mars par l'équipe de Brest.\n",
+        [("consignes.txt", "Les guetteurs prennent la veille à six heures.\n".encode())],
+    )
+    (batch / "coupe.msg").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
     home = root / "home"
     fed = run_vigie(
         ["--verbose", "ingest", str(batch), "--level", "NON PROTÉGÉ", "--json"], home, models_dir
@@ -162,3 +175,27 @@ def test_the_workspace_shows_a_cited_text_page_as_text_with_the_passage_marked(
     marked = [m.value for m in at.markdown if "vigie-text-page" in m.value and "<mark>" in m.value]
     assert marked and "Gymnote" in marked[0]
     assert not any("neither a readable PDF" in c.value for c in at.caption)
+
+
+def test_an_outlook_message_is_read_as_an_email(
+    ingested: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, report = ingested
+    files = files_by_name(report)
+    message = files["releve.msg"]
+    assert message["state"] == "ingested" and message["level"] == "DIFFUSION RESTREINTE"
+    attached = files["consignes.txt"]
+    assert attached["state"] == "ingested" and attached["reason"] == "attached to: releve.msg"
+    assert files["coupe.msg"]["state"] == "quarantined"
+    assert "corrupt compound (OLE2) file" in files["coupe.msg"]["reason"]
+    question = ["search", "relève du sémaphore du Créac'h", "--json", "--since", "1998-03-01"]
+    first = json.loads(run_vigie(question, home, models_dir, **READER).stdout)["results"][0]
+    assert (first["document"], first["date"], first["page"]) == ("releve.msg", "1998-03-12", 1)
+    assert (
+        "Capitaine Morvan"
+        in json.loads(
+            run_vigie(["search", "message du capitaine Morvan", "--json"], home, models_dir).stdout
+        )["results"][0]["text"]
+    )
+    veille = run_vigie(["search", "guetteurs prennent la veille", "--json"], home, models_dir)
+    assert json.loads(veille.stdout)["results"][0]["document"] == "consignes.txt"
