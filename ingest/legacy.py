@@ -1,5 +1,7 @@
 """Legacy Office files (Word 97-2003 `.doc`, Excel `.xls`, PowerPoint `.ppt`) and RTF,
-converted by LibreOffice headless into their OOXML kin, then read by ingest/office.py.
+converted by LibreOffice headless into their OOXML kin, then read by ingest/office.py;
+and word-processing documents that record no page breaks printed to PDF by it, so that
+their pieces can be given the pages they print on (`ingest.office.paginated`).
 
 Each conversion runs `soffice` (installed by scripts/setup.sh from Debian) on a copy of
 the file in a throw-away folder, with a throw-away profile whose settings forbid every
@@ -12,8 +14,10 @@ file and parsing its pages convert it once; the folder is a cache and may be del
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,18 +25,20 @@ import tempfile
 from pathlib import Path
 
 from ingest.errors import UnreadableFile
-from ingest.office import DOCX, PPTX, XLSX
+from ingest.office import DOCX, ODT, PPTX, XLSX
 from vigie.models import sha256_of
 
 DOC, XLS, PPT, RTF = "doc", "xls", "ppt", "rtf"
 LEGACY_SUFFIXES = {".doc": DOC, ".xls": XLS, ".ppt": PPT, ".rtf": RTF}
 # A legacy kind and the kind it is read as once converted.
 LEGACY_KINDS = {DOC: DOCX, RTF: DOCX, XLS: XLSX, PPT: PPTX}
-LEGACY_NAMES = {
+_NAMES = {
     DOC: "a legacy Word document (DOC)",
     XLS: "a legacy Excel workbook (XLS)",
     PPT: "a legacy PowerPoint presentation (PPT)",
     RTF: "an RTF document",
+    DOCX: "a Word document",
+    ODT: "an OpenDocument text",
 }
 
 # The profile's settings: macros never run, whatever the document says; no link is
@@ -76,18 +82,19 @@ def _isolation() -> tuple[str, ...]:
     return ()
 
 
-def converted(path: Path, kind: str, home: Path, timeout: float) -> Path:
-    """The OOXML copy of legacy file `path` (of legacy `kind`), converting it when it is
-    not converted yet; raise `UnreadableFile` saying why it cannot be."""
-    target_kind = LEGACY_KINDS[kind]
+def converted(path: Path, kind: str, home: Path, timeout: float, target: str = "") -> Path:
+    """`path` (of `kind`) converted to `target` (by default: a legacy kind's OOXML kin),
+    converting it when it is not converted yet; raise `UnreadableFile` saying why it
+    cannot be."""
+    target = target or LEGACY_KINDS[kind]
     folder = home / "converted"
-    target = folder / f"{sha256_of(path)[:24]}.{target_kind}"
-    if target.is_file() and target.stat().st_size > 0:
-        return target
+    result_file = folder / f"{sha256_of(path)[:24]}.{target}"
+    if result_file.is_file() and result_file.stat().st_size > 0:
+        return result_file
     program = soffice()
     if program is None:
         raise UnreadableFile(
-            f"{LEGACY_NAMES[kind]}: LibreOffice is needed to read it and is not installed "
+            f"{_NAMES[kind]}: LibreOffice is needed to read it and is not installed "
             "(scripts/setup.sh installs it)"
         )
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -101,17 +108,17 @@ def converted(path: Path, kind: str, home: Path, timeout: float) -> Path:
         command = [
             *_isolation(), program, "--headless", "--norestore", "--nolockcheck",
             "--nodefault", "--nologo", f"-env:UserInstallation={profile.as_uri()}",
-            "--convert-to", target_kind, "--outdir", str(work / "out"), str(source),
+            "--convert-to", target, "--outdir", str(work / "out"), str(source),
         ]  # fmt: skip
         _run(command, work, timeout, kind)
-        result = work / "out" / f"source.{target_kind}"
+        result = work / "out" / f"source.{target}"
         if not result.is_file() or result.stat().st_size == 0:
-            raise UnreadableFile(f"{LEGACY_NAMES[kind]}: LibreOffice could not convert it "
+            raise UnreadableFile(f"{_NAMES[kind]}: LibreOffice could not convert it "
                                  "(corrupt, or protected by a password)")  # fmt: skip
-        partial = target.with_suffix(".part")
+        partial = result_file.with_name(f"{result_file.name}.{os.getpid()}.part")
         shutil.move(result, partial)
-        os.replace(partial, target)  # whole or absent, should two workers convert it at once
-    return target
+        os.replace(partial, result_file)  # whole or absent, should two workers convert at once
+    return result_file
 
 
 def _run(command: list[str], work: Path, timeout: float, kind: str) -> None:
@@ -131,5 +138,32 @@ def _run(command: list[str], work: Path, timeout: float, kind: str) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         raise UnreadableFile(
-            f"{LEGACY_NAMES[kind]}: LibreOffice took over {timeout:.0f} s to convert it"
+            f"{_NAMES[kind]}: LibreOffice took over {timeout:.0f} s to convert it"
         ) from exc
+
+
+_RTF_CREATED = re.compile(rb"\\creatim\\yr(\d{4})\\mo(\d{1,2})\\dy(\d{1,2})")
+
+
+def legacy_created(path: Path, kind: str) -> str | None:
+    """When a legacy file says it was created ("1994-03-12"): an RTF's info group, a
+    compound file's summary information; None when it does not say (a conversion's own
+    date is the day it was converted, never the document's)."""
+    try:
+        if kind == RTF:
+            with path.open("rb") as handle:
+                found = _RTF_CREATED.search(handle.read(256 * 1024))
+            if found is None:
+                return None
+            when = dt.date(*(int(part) for part in found.groups()))
+        else:
+            import olefile
+
+            with olefile.OleFileIO(str(path)) as ole:
+                created = ole.get_metadata().create_time
+            if created is None:
+                return None
+            when = created.date()
+    except (OSError, ValueError, TypeError):
+        return None
+    return when.isoformat() if 1900 < when.year < 2100 else None

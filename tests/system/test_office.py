@@ -98,6 +98,11 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
         ["La balise du plateau des Roches-Douvres est hors service depuis mardi."],
     )
     saved_as(legacy / "lettre.docx", batch / "lettre.rtf")
+    days = [f"Journée {n} : la patrouille relève les balises du chenal et note l'état de la mer."
+            for n in range(1, 100)]  # fmt: skip
+    last = "Le sous-marin Casabianca fait surface au large de Bizerte."
+    make_docx(legacy / "journal.docx", None, "Journal de bord", [*days, last])
+    saved_as(legacy / "journal.docx", batch / "journal.doc")  # no page break recorded
     ole = bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504  # a compound file's header, cut
     (batch / "coupe.doc").write_bytes(ole)
     (batch / "vide.docx").write_bytes(b"")
@@ -134,6 +139,7 @@ def search(home: Path, models_dir: Path, query: str, **env: str) -> list[dict]:
         ("rations du magasin de Toulon", "stocks.xls", "sheet 1"),
         ("pétrolier Durance au large de Dakar", "expose.ppt", "slide 2"),
         ("balise du plateau des Roches-Douvres", "lettre.rtf", "page 1"),
+        ("Journée 1 : la patrouille relève les balises", "journal.doc", "page 1"),
     ],
 )
 def test_each_format_is_found_where_it_says_it(
@@ -184,6 +190,16 @@ def test_bad_office_files_are_quarantined_with_their_reason(ingested: tuple[Path
     assert reasons["casse.docx"] and reasons["abime.xlsx"]
     # A macro-enabled file is read for its text; its macros are never run.
     assert files["macros.docm"]["state"] == "ingested", files["macros.docm"]
+
+
+def test_a_long_document_without_page_breaks_is_cited_by_its_printed_page(
+    ingested: tuple[Path, dict], models_dir: Path
+) -> None:
+    home, files = ingested
+    assert files["journal.doc"]["pages"] >= 4, files["journal.doc"]
+    first = search(home, models_dir, "sous-marin Casabianca au large de Bizerte")[0]
+    assert first["document"] == "journal.doc", first
+    assert first["page"] == files["journal.doc"]["pages"], first  # the last page
 
 
 def test_a_legacy_file_is_converted_and_a_cut_one_quarantined(

@@ -1,5 +1,6 @@
 """Legacy Office files and RTF converted by LibreOffice (ingest/legacy.py): recognised by
-content, converted once and kept, and every way a conversion fails said in one line."""
+content, converted once and kept, and every way a conversion fails said in one line; a
+text document's pieces given the pages LibreOffice prints them on."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from ingest.errors import UnreadableFile
 from ingest.filetypes import sniff
 from ingest.legacy import RTF, converted
-from ingest.office import read_office
+from ingest.office import paginated, read_office
+from ingest.textfiles import Piece
 
 LETTER = (
     r"{\rtf1\ansi\deff0{\fonttbl{\f0 Times New Roman;}}"
@@ -84,3 +86,38 @@ def test_a_file_libreoffice_cannot_convert_is_said_so(
     monkeypatch.setenv("PATH", _path_with(tmp_path / "bin", "exit 0"))  # writes nothing
     with pytest.raises(UnreadableFile, match="LibreOffice could not convert it"):
         converted(letter, RTF, tmp_path / "home", timeout=120)
+
+
+def test_pieces_go_on_the_pages_they_print_on() -> None:
+    pieces = [
+        Piece(1, "Header", "DIFFUSION RESTREINTE"),
+        Piece(1, "Title", "Rapport sur le ravitaillement"),
+        Piece(1, "", "Le pétrolier Durance appareille de Brest le 3 mars."),
+        Piece(1, "", "Oui."),  # too short to be looked for: stays with the one before
+        Piece(1, "", "Le pétrolier Durance appareille de Toulon le 9 mars."),
+        Piece(1, "Table", "Navire : Durance ; Tonnage : 17 800\nNavire : Var ; Tonnage : 17 900"),
+        Piece(1, "", "Texte dans un cadre que l'impression a déplacé ailleurs."),
+        Piece(1, "Footer", "DIFFUSION RESTREINTE"),
+    ]
+    printed = [
+        "DIFFUSION RESTREINTE\nRapport sur le\nravitaillement\nLe pétrolier Durance appareille "
+        "de Brest le 3 mars. Oui.\nDIFFUSION RESTREINTE",
+        "DIFFUSION RESTREINTE\nLe pétrolier Durance appareille de\nToulon le 9 mars.\n"
+        "Navire Tonnage\nDIFFUSION RESTREINTE",
+        "DIFFUSION RESTREINTE\nDurance 17 800\nVar 17 900\nDIFFUSION RESTREINTE",
+    ]
+    pages = [(p.page, p.kind, p.text[:20]) for p in paginated(pieces, printed)]
+    assert pages == [
+        (1, "Header", "DIFFUSION RESTREINTE"),
+        (1, "Title", "Rapport sur le ravit"),
+        (1, "", "Le pétrolier Durance"),
+        (1, "", "Oui."),
+        (1, "Footer", "DIFFUSION RESTREINTE"),
+        (2, "Header", "DIFFUSION RESTREINTE"),
+        (2, "", "Le pétrolier Durance"),
+        (2, "Footer", "DIFFUSION RESTREINTE"),
+        (3, "Header", "DIFFUSION RESTREINTE"),
+        (3, "Table", "Navire : Durance ; T"),  # found by its values, not its column names
+        (3, "", "Texte dans un cadre "),  # not found: after the piece before
+        (3, "Footer", "DIFFUSION RESTREINTE"),
+    ]
