@@ -201,7 +201,7 @@ def _kinds(texts: list[str]) -> list[str]:
 def _ocr_page(
     image: Any, page: int, settings: Settings, dpi: float, workdir: Path
 ) -> tuple[list[Element], float | None]:
-    """One Tesseract run on a page image (PIL, grey): its elements and mean word
+    """A page image (PIL, grey) read by one Tesseract run: its elements and mean word
     confidence. With `detect_tables`, ruled tables are found first (ingest/scantables.py):
     the page is read without them, and each table's cells, its lines erased, by one more
     Tesseract run in sparse-text mode, its words placed in the cells by position.
