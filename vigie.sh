@@ -32,7 +32,9 @@ demo)
 test)
     scripts/setup.sh --test
     "$VENV/bin/ruff" check .
-    exec "$VENV/bin/python" -m pytest "${@:2}"
+    # On every core (up to 4), each test file on one worker, so that its module fixtures
+    # (an ingested archive) are built once.
+    exec "$VENV/bin/python" -m pytest -n auto --maxprocesses 4 --dist loadfile "${@:2}"
     ;;
 *)
     echo "usage: ./vigie.sh demo [--port N] | ./vigie.sh test [pytest arguments]" >&2
