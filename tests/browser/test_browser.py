@@ -378,14 +378,17 @@ def test_an_analyst_filters_a_search_and_opens_a_document(
     main(page).get_by_text("Filtres").click()
     types = main(page).locator('[data-testid="stMultiSelect"]').filter(has_text="Type de document")
     option = page.get_by_role("option", name="PDF numérisé (OCR)")
-    for _ in range(3):  # the list opens on click; a rerun under way may close it again
+    wait_until_idle(page)  # opening the filters reruns the script, which redraws the list
+    for _ in range(5):  # the list opens on click; a rerun under way may close it again
         types.click()
         try:
-            option.wait_for(timeout=5_000)
+            option.click(timeout=5_000)
             break
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
-    option.click()
+            wait_until_idle(page)
+    else:
+        raise AssertionError("the document type list never stayed open to pick a type")
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Rechercher").click()
     main(page).get_by_text("Ouvrir le document").first.wait_for(timeout=120_000)
