@@ -8,6 +8,7 @@ from here, never from the rooms that make them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from app.evaluation import EvalReport
@@ -52,6 +53,34 @@ def table_rows(chunk: Chunk) -> list[list[tuple[str, str]]] | None:
     return rows or None
 
 
+def table_grid(chunk: Chunk) -> tuple[list[str], list[list[str]]] | None:
+    """A table passage as column names and rows of values, for a face to draw or an API
+    to give: its columns named when the table has a header row (a row whose empty cells
+    were left out gets them back empty), else two nameless columns of keys and values;
+    None for any other passage."""
+    rows = table_rows(chunk)
+    if rows is None:
+        return None
+    widest = max(([name for name, _ in row] for row in rows), key=len)
+    if len(widest) > 1 and all({name for name, _ in row} <= set(widest) for row in rows):
+        return widest, [[dict(row).get(name, "") for name in widest] for row in rows]
+    return ["", ""], [[name, value] for row in rows for name, value in row]
+
+
+def markdown_table(
+    columns: list[str], rows: list[list[str]], escape: Callable[[str], str] = str
+) -> str:
+    """A grid as a Markdown table (`escape`: what a cell's text needs where it is shown)."""
+
+    def cell(text: str) -> str:
+        return " ".join(escape(text).split()).replace("|", "&#124;")
+
+    lines = ["| " + " | ".join(cell(name) for name in columns) + " |",
+             "|" + "---|" * len(columns)]  # fmt: skip
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def hit_row(rank: int, hit: Hit) -> dict:
     """A search hit as the CLI's `--json` and the HTTP API give it."""
     chunk = hit.chunk
@@ -67,7 +96,14 @@ def hit_row(rank: int, hit: Hit) -> dict:
         "caveats": list(chunk.caveats),
         "date": chunk.document_date.isoformat() if chunk.document_date else None,
         "text": chunk.text,
+        "table": table_field(chunk),
     }
+
+
+def table_field(chunk: Chunk) -> dict | None:
+    """A table passage's grid for JSON (`{"columns": [...], "rows": [[...]]}`), else None."""
+    grid = table_grid(chunk)
+    return {"columns": grid[0], "rows": grid[1]} if grid is not None else None
 
 
 __all__ = [
@@ -92,5 +128,8 @@ __all__ = [
     "cited_numbers",
     "marker_numbers",
     "shown_as_text",
+    "markdown_table",
+    "table_field",
+    "table_grid",
     "table_rows",
 ]

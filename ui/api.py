@@ -359,6 +359,7 @@ class VigieApi:
     async def document(self, request: Request) -> Response:
         """A document's passages the caller may read, in order, each with its place and
         level (`id` may be the document's id or its name)."""
+        from app.results import table_field
         from app.session import references
         from vigie.contracts import place_fields
 
@@ -368,7 +369,8 @@ class VigieApi:
                          read=references(chunks))  # fmt: skip
         passages = [
             {"chunk_id": c.chunk_id, **place_fields(c.page, c.start, c.end), "where": c.place,
-             "level": c.level.label, "caveats": list(c.caveats), "text": c.text}
+             "level": c.level.label, "caveats": list(c.caveats), "text": c.text,
+             "table": table_field(c)}
             for c in sorted(chunks, key=lambda c: c.chunk_index)
         ]  # fmt: skip
         return JSONResponse({

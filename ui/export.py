@@ -15,11 +15,12 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from app.results import Answer
+from app.results import Answer, markdown_table, table_grid
 from ui.banner import BANNER_COLOURS, rgb
 from vigie.contracts import Citation, Level, answer_label
 
 QUOTE_CHARS = 600  # a source's passage, when it has no quote, is cut at about this length
+TABLE_ROWS = 30  # rows of a cited table passage drawn in the export
 
 _WORDS = {
     "fr": {
@@ -88,9 +89,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 class _Block:
     """One piece of the exported document, before it is written as Markdown or PDF."""
 
-    kind: str  # title, field, meta, heading, text, note, item, source, quote
+    kind: str  # title, field, meta, heading, text, note, item, source, quote, table
     text: str
     label: str = ""  # a field's name ("Question")
+    grid: tuple[list[str], list[list[str]]] | None = None  # a table's columns and rows
 
 
 def _lang(language: str) -> str:
@@ -125,6 +127,15 @@ def _quote(answer: Answer, citation: Citation) -> str:
     return cut.rstrip(" ,;:.") + " …"
 
 
+def _table(answer: Answer, citation: Citation) -> tuple[list[str], list[list[str]]] | None:
+    """The cited passage's grid when it is a table (drawn as one, up to TABLE_ROWS rows)."""
+    hits = [h for h in answer.sources if h.chunk.chunk_id == citation.chunk_id]
+    grid = table_grid(hits[0].chunk) if hits else None
+    if grid is None:
+        return None
+    return grid[0], grid[1][:TABLE_ROWS]
+
+
 def _blocks(answer: Answer, user: str, exported_at: datetime, language: str) -> list[_Block]:
     """The document's content, in order, between its two markings."""
     lang = _lang(language)
@@ -157,7 +168,9 @@ def _blocks(answer: Answer, user: str, exported_at: datetime, language: str) -> 
         for c in shown:
             level = answer_label([c.level], [c.caveats])
             blocks.append(_Block("source", f"[{c.number}] {c.document}, {c.place} — {level}"))
-            if quote := _quote(answer, c):
+            if (grid := _table(answer, c)) is not None:
+                blocks.append(_Block("table", "", grid=grid))
+            elif quote := _quote(answer, c):
                 blocks.append(_Block("quote", quote))
     return blocks
 
@@ -187,6 +200,8 @@ def answer_markdown(
             parts.append(f"- {block.text}")
         elif block.kind == "quote":
             parts.append("\n".join(f"> {line}" for line in block.text.splitlines()))
+        elif block.kind == "table" and block.grid is not None:
+            parts.append(markdown_table(*block.grid))
         else:  # text, source
             parts.append(block.text)
     parts.append(marking)
@@ -274,6 +289,18 @@ class _MarkedPDF(FPDF):
         self.set_left_margin(left)
         self.set_x(left)
 
+    def grid(self, columns: list[str], rows: list[list[str]]) -> None:
+        """A table, its column names in bold when it has them."""
+        self.ln(1)
+        self.set_font(_FONT, "", 9)
+        self.set_text_color(0, 0, 0)
+        with self.table(first_row_as_headings=any(columns), line_height=4.5) as table:
+            for values in ([columns] if any(columns) else []) + rows:
+                row = table.row()
+                for value in values:
+                    row.cell(_pdf_text(value))
+        self.ln(1)
+
 
 def answer_pdf(answer: Answer, *, user: str, exported_at: datetime, language: str = "fr") -> bytes:
     """The answer as a PDF; the same inputs give the same bytes."""
@@ -312,6 +339,8 @@ def answer_pdf(answer: Answer, *, user: str, exported_at: datetime, language: st
         elif block.kind == "quote":
             opening, closing = _QUOTE_MARKS[lang]
             pdf.paragraph(f"{opening}{block.text}{closing}", "I", 10, indent=6)
+        elif block.kind == "table" and block.grid is not None:
+            pdf.grid(*block.grid)
         else:  # text
             pdf.paragraph(block.text)
     return bytes(pdf.output())

@@ -52,6 +52,11 @@ def test_a_row_is_found_with_its_column_names(home: Path, models_dir: Path) -> N
     assert rows and rows[0]["document"] == WARN.name, hits
     line = next(line for line in rows[0]["text"].splitlines() if "Boeing Company" in line)
     assert all(name in line for name in HEADERS), line
+    # The same row as a grid in the JSON: cells under their column names.
+    table = rows[0]["table"]
+    assert table and {"Company", "City"} <= set(table["columns"]), table
+    company = table["columns"].index("Company")
+    assert any("Boeing Company" in row[company] for row in table["rows"]), table
     assert network_attempts(home) == []
 
 

@@ -1,14 +1,17 @@
-"""An exported answer (ui/export.py): marked Markdown, and a PDF with its banner on every page."""
+"""An exported answer (ui/export.py): marked Markdown, and a PDF with its banner on every page;
+a cited table drawn as a table in both."""
 
 from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from datetime import datetime
 
 import pypdf
 import pytest
 
+from app.results import table_grid
 from retrieval.answer import Answer
 from tests.conftest import make_chunk
 from ui.banner import BANNER_COLOURS, rgb
@@ -286,3 +289,43 @@ def test_export_file_name() -> None:
     assert export_file_name(answer, WHEN, "md") == "vigie-reponse-20261126-0948.md"
     assert export_file_name(answer, WHEN, ".PDF") == "vigie-reponse-20261126-0948.pdf"
     assert "Dunkerque" not in export_file_name(answer, WHEN, "md")
+
+
+# --- Tables ---------------------------------------------------------------------------
+
+BUDGET = (
+    "Unité : Base aérienne 113 ; Effectif : 1 902 ; Crédits (F) : 4 870 000\n"
+    "Unité : Total des unités ; Crédits (F) : 9 295 750"  # its empty cell left out
+)
+
+
+def table_answer() -> Answer:
+    table = replace(make_chunk("etat-des-unites", BUDGET, page=2), element_type="Table")
+    return Answer(
+        question="Quels crédits pour la base aérienne 113 ?",
+        text="La base aérienne 113 a reçu 4 870 000 F [1].",
+        citations=[citation(1, table)],
+        sources=[Hit(table, 0.9)],
+    )
+
+
+def test_a_cited_table_is_drawn_as_a_table_in_markdown() -> None:
+    text = answer_markdown(table_answer(), user="alice", exported_at=WHEN)
+    assert "| Unité | Effectif | Crédits (F) |" in text
+    assert "| Base aérienne 113 | 1 902 | 4 870 000 |" in text
+    assert "| Total des unités |  | 9 295 750 |" in text  # the empty cell back in its place
+    assert "Unité : Base" not in text  # not also as a flattened quote
+
+
+def test_a_cited_table_is_drawn_as_a_table_in_the_pdf() -> None:
+    page = flat(pdf_pages(answer_pdf(table_answer(), user="alice", exported_at=WHEN))[0])
+    assert "Unité Effectif Crédits (F)" in page
+    assert "Base aérienne 113 1 902 4 870 000" in page
+
+
+def test_a_table_without_a_header_row_is_keys_and_values() -> None:
+    chunk = replace(make_chunk("reglement", "Avis de motion : 21 février 2022\nAdoption : 19 "
+                                            "avril 2022"), element_type="Table")  # fmt: skip
+    assert table_grid(chunk) == (["", ""], [["Avis de motion", "21 février 2022"],
+                                            ["Adoption", "19 avril 2022"]])  # fmt: skip
+    assert table_grid(replace(chunk, element_type="NarrativeText")) is None

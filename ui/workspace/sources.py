@@ -10,7 +10,7 @@ import logging
 
 import streamlit as st
 
-from app.results import Recording, shown_as_text, table_rows
+from app.results import Recording, markdown_table, shown_as_text, table_grid
 from app.session import Session
 from ui.i18n import Texts
 from ui.workspace.screen import Screen
@@ -99,24 +99,12 @@ def show_recording(session: Session, t: Texts, chunk: Chunk, highlight: bool = T
 def show_passage(chunk: Chunk, limit: int | None = None) -> None:
     """A passage's text; a table's rows drawn as a table (its columns named when the
     table has a header row, else as two columns of keys and values)."""
-    rows = table_rows(chunk)
-    if rows is None:
+    grid = table_grid(chunk)
+    if grid is None:
         text = chunk.text if limit is None or len(chunk.text) <= limit else chunk.text[:limit] + "…"
         st.text(text)
         return
-    names = [name for name, _ in rows[0]]
-    if all([name for name, _ in row] == names for row in rows) and len(names) > 1:
-        header, lines = names, [[value for _, value in row] for row in rows]
-    else:
-        header, lines = ["", ""], [[name, value] for row in rows for name, value in row]
-
-    def cell(text: str) -> str:
-        return html.escape(text).replace("|", "&#124;")
-
-    markdown = ["| " + " | ".join(cell(n) for n in header) + " |",
-                "|" + "---|" * len(header)]  # fmt: skip
-    markdown += ["| " + " | ".join(cell(v) for v in line) + " |" for line in lines]
-    st.markdown("\n".join(markdown))
+    st.markdown(markdown_table(*grid, escape=html.escape))
 
 
 def show_text_page(session: Session, t: Texts, chunk: Chunk, highlight: bool = True) -> None:
