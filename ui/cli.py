@@ -890,6 +890,8 @@ def doctor() -> None:
         report(os.environ.get(key) == value, f"{key}={os.environ.get(key)}")
     for tool in ("tesseract", "pdftoppm"):
         report(shutil.which(tool) is not None, f"{tool} on PATH")
+    report(shutil.which("soffice") is not None,
+           "soffice on PATH (LibreOffice: legacy DOC, XLS, PPT and RTF files)")  # fmt: skip
     try:
         checked = verify_embedder(settings)
         report(True, f"embedder {checked[0]} ({settings.embedder_backend})")

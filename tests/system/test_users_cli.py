@@ -127,7 +127,7 @@ def test_doctor_checks_the_home_the_admin_and_the_trail(home: Path, models_dir: 
     add_alice(home, models_dir)
     healthy = run_vigie(["doctor"], home, models_dir)
     assert healthy.returncode == 0, healthy.stdout
-    for line in ("private to its owner", "an active administrator exists", "intact"):
+    for line in ("private to its owner", "an active administrator exists", "intact", "soffice"):
         assert any(line in out and out.startswith("ok") for out in healthy.stdout.splitlines())
     home.chmod(0o755)
     opened = run_vigie(["doctor"], home, models_dir)
