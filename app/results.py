@@ -56,13 +56,18 @@ def table_rows(chunk: Chunk) -> list[list[tuple[str, str]]] | None:
 def table_grid(chunk: Chunk) -> tuple[list[str], list[list[str]]] | None:
     """A table passage as column names and rows of values, for a face to draw or an API
     to give: its columns named when the table has a header row (a row whose empty cells
-    were left out gets them back empty), else two nameless columns of keys and values;
-    None for any other passage."""
+    were left out gets them back empty), else (or when two columns share a name) two
+    nameless columns of keys and values; None for any other passage."""
     rows = table_rows(chunk)
     if rows is None:
         return None
     widest = max(([name for name, _ in row] for row in rows), key=len)
-    if len(widest) > 1 and all({name for name, _ in row} <= set(widest) for row in rows):
+    repeated = any(len({name for name, _ in row}) < len(row) for row in rows)  # merged headers
+    if (
+        len(widest) > 1
+        and not repeated
+        and all({name for name, _ in row} <= set(widest) for row in rows)
+    ):
         return widest, [[dict(row).get(name, "") for name in widest] for row in rows]
     return ["", ""], [[name, value] for row in rows for name, value in row]
 

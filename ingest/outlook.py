@@ -17,7 +17,7 @@ import struct
 from pathlib import Path
 
 from ingest.errors import UnreadableFile
-from ingest.textfiles import Message, read_message, with_pieces
+from ingest.textfiles import Message, Piece, read_message, with_pieces
 
 MSG = "msg"
 MSG_SUFFIXES = frozenset({".msg"})
@@ -32,26 +32,32 @@ _MAX_ATTACHMENT = 512 * 1024 * 1024  # bytes: a bigger stream is refused, not re
 _FILETIME_EPOCH = dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
 
 
-def read_mail(path: Path) -> Message:
+def read_mail(path: Path, body_pieces: bool = True) -> Message:
     """Any message's headers, body and attachments: an Outlook `.msg` by its compound
     file, anything else as RFC 5322 (`.eml`)."""
     with path.open("rb") as handle:
         compound = handle.read(8) == bytes.fromhex("d0cf11e0a1b11ae1")
-    return read_outlook(path) if compound else read_message(path.read_bytes())
+    if compound:
+        return read_outlook(path, body_pieces)
+    return read_message(path.read_bytes(), body_pieces)
 
 
-def read_outlook(path: Path) -> Message:
-    """An Outlook message as a `Message`; `UnreadableFile` when it is not one."""
+def read_outlook(path: Path, body_pieces: bool = True) -> Message:
+    """An Outlook message as a `Message`; `UnreadableFile` when it is not one. Without
+    `body_pieces`, its pieces are not made (see `textfiles.read_message`)."""
     import olefile
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
-            return _message(ole)
-    except (OSError, ValueError, struct.error) as exc:
-        raise UnreadableFile(f"corrupt Outlook message (MSG): {exc}") from exc
+            return _message(ole, body_pieces)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # noqa: BLE001 - olefile raises anything on a damaged file
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise UnreadableFile(f"corrupt Outlook message (MSG): {detail}") from exc
 
 
-def _message(ole) -> Message:  # noqa: ANN001 - an olefile.OleFileIO
+def _message(ole, body_pieces: bool) -> Message:  # noqa: ANN001 - an olefile.OleFileIO
     subject = _text(ole, "", _SUBJECT)
     sender_name = _text(ole, "", _SENDER_NAME)
     address = _text(ole, "", _SENDER_SMTP) or _text(ole, "", _SENDER_EMAIL)
@@ -70,8 +76,11 @@ def _message(ole) -> Message:  # noqa: ANN001 - an olefile.OleFileIO
     )
     body, is_html = _text(ole, "", _BODY), False
     if not body.strip():
-        html = _raw(ole, "", _BODY_HTML, _BINARY) or _raw(ole, "", _BODY_HTML, _STRING8)
-        body, is_html = html.decode("utf-8", errors="replace") if html else "", bool(html)
+        body = _text(ole, "", _BODY_HTML)  # an HTML body stored as a string
+        if not body:
+            html = _raw(ole, "", _BODY_HTML, _BINARY) or b""
+            body = _decoded(html)
+        is_html = bool(body.strip())
     left_out = []
     for storage in sorted({entry[0] for entry in ole.listdir(streams=False, storages=True)
                            if entry[0].startswith(_ATTACHMENT)}):  # fmt: skip
@@ -83,11 +92,22 @@ def _message(ole) -> Message:  # noqa: ANN001 - an olefile.OleFileIO
         name = Path(name.replace("\\", "/")).name.strip(". ")  # never a path
         message.attachments.append((name or f"piece-jointe-{len(message.attachments) + 1}",
                                     data))  # fmt: skip
-    if left_out and not is_html:
-        body += "\n\n(Pièces jointes non lues : " + ", ".join(left_out) + ")"
     date_said = when.strftime("%d/%m/%Y %H:%M UTC") if when else ""
-    with_pieces(message, date_said, body, is_html)
+    if body_pieces:
+        with_pieces(message, date_said, body, is_html)
+    if left_out and body_pieces:
+        said = "Pièces jointes non lues : " + ", ".join(left_out)
+        message.pieces.append(Piece(1, "UncategorizedText", said))
     return message
+
+
+def _decoded(html: bytes) -> str:
+    """An HTML body's bytes as text: UTF-8 when they are, else the Windows code page
+    Outlook wrote them in (Western European in these archives)."""
+    try:
+        return html.decode("utf-8")
+    except UnicodeDecodeError:
+        return html.decode("cp1252", errors="replace")
 
 
 def _stream(storage: str, prop: int, kind: int) -> str:

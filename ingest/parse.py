@@ -210,20 +210,28 @@ def _ocr_page(
     """
     grids: list[Grid] = []
     tables: list[FoundTable] = []
+    table_confidences: list[float] = []
     scale = _POINTS_PER_INCH / dpi
     if settings.detect_tables:
         import numpy as np
         from PIL import Image
 
         grey = np.asarray(image)
-        grids, lines = find_grids(grey)
+        try:
+            grids, lines = find_grids(grey)
+        except Exception:  # noqa: BLE001 - tables are a bonus: the page is read all the same
+            log.warning("page %d: ruling lines not looked for", page, exc_info=True)
+            grids = []
         if grids:
             clean = erased(grey, lines)
             read_apart = []  # the grids that held a table: painted out of the page's run
             for grid in grids:
                 left, top, right, bottom = grid.box
                 crop = Image.fromarray(clean[top:bottom, left:right])
-                words = _ocr(crop, f"{page}-table", settings, SPARSE_TEXT, workdir, dpi).words
+                read = _ocr(crop, f"{page}-table", settings, SPARSE_TEXT, workdir, dpi)
+                words = read.words
+                if read.confidence is not None:
+                    table_confidences.append(read.confidence)
                 placed = [(w, (b[0] + left, b[1] + top, b[2] + left, b[3] + top)) for w, b in words]
                 if (table := grid_table(grid, placed, page, scale)) is not None:
                     tables.append(table)
@@ -243,10 +251,14 @@ def _ocr_page(
         )
         for text, box, kind in zip(result.paragraphs, boxes, kinds, strict=True)
     ]
+    confidence = result.confidence
     if tables:
         elements = [replace(e, ocr=True) for e in with_tables(elements, tables)]
         log.debug("page %d: %d scanned tables", page, len(tables))
-    return elements, result.confidence
+        # The page's figure counts its tables' words too (a page all table has no other).
+        known = [c for c in (confidence, *table_confidences) if c is not None]
+        confidence = round(sum(known) / len(known), 3) if known else None
+    return elements, confidence
 
 
 def _ocr(

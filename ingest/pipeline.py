@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -371,6 +372,21 @@ class _Member(NamedTuple):
     note: str  # where it comes from, its report's reason: "attached to: ordre.eml"
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_NAME_BYTES = 200
+
+
+def _file_name(written: str, fallback: str) -> str:
+    """An attachment's name as a file name here: no control character, no path, at most
+    `_MAX_NAME_BYTES` bytes (its extension kept), else `fallback`."""
+    name = Path(_CONTROL_CHARACTERS.sub("", written).replace("\\", "/")).name.strip(". ")
+    suffix = Path(name).suffix if len(Path(name).suffix) <= 10 else ""
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    while len((stem + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return (stem + suffix) if stem else fallback
+
+
 @dataclass
 class _FileJob:
     path: Path
@@ -704,21 +720,26 @@ class _Batch:
         """An e-mail's attachments, written beside its other expanded files, join the
         batch as documents of their own (the message itself is read as any file)."""
         try:
-            attachments = read_mail(path).attachments
-        except (UnreadableFile, OSError, ValueError):
-            return  # the message's own parsing says why
+            attachments = read_mail(path, body_pieces=False).attachments
+        except Exception:  # noqa: BLE001 - the message's own parsing says why, in its report
+            return
         if not attachments:
             return
         into = self._unpacked_folder(path, sha256)
         shutil.rmtree(into, ignore_errors=True)
         into.mkdir(parents=True, mode=0o700)
         written = []
-        for name, data in attachments:
-            target, number = into / name, 1
+        for number, (written_name, data) in enumerate(attachments, 1):
+            name = _file_name(written_name, f"piece-jointe-{number}")
+            target, copy = into / name, 1
             while target.exists():
-                number += 1
-                target = into / f"{Path(name).stem}-{number}{Path(name).suffix}"
-            target.write_bytes(data)
+                copy += 1
+                target = into / f"{Path(name).stem}-{copy}{Path(name).suffix}"
+            try:
+                target.write_bytes(data)
+            except (OSError, ValueError) as exc:  # the disk: said, never a stopped batch
+                self.report.ignored.append(f"{path}/{name} (not written: {exc})")
+                continue
             written.append((target, name))
         self._join(path, written, declared, f"attached to: {path.name}")
 

@@ -57,8 +57,9 @@ class Grid:
 
 def find_grids(gray: Any) -> tuple[list[Grid], Any]:
     """The ruled tables of a grey page image (a numpy array, ink dark), and a mask of
-    their lines (to erase before OCR). Lines are looked for at about 150 dpi (a quarter
-    of the pixels of a 300 dpi scan, a quarter of the time), then put back at full size."""
+    their lines, nothing outside their boxes (to erase before OCR). Lines are looked for
+    at about 150 dpi (a quarter of the pixels of a 300 dpi scan, a quarter of the time),
+    then put back at full size."""
     import cv2
     import numpy as np
 
@@ -90,7 +91,14 @@ def find_grids(gray: Any) -> tuple[list[Grid], Any]:
         return [], None
     full = cv2.resize(lines, (width, height), interpolation=cv2.INTER_NEAREST)
     # The lines as drawn are a little wider than found (blur, the detection's rounding).
-    return grids, cv2.dilate(full, np.ones((2 * factor + 1, 2 * factor + 1), np.uint8))
+    full = cv2.dilate(full, np.ones((2 * factor + 1, 2 * factor + 1), np.uint8))
+    mask = np.zeros_like(full)  # only the grids' lines: a long stroke elsewhere (a large
+    for grid in grids:  # capital letter of a banner, a rule under a title) is kept
+        left, top, right, bottom = grid.box
+        pad = 2 * factor
+        region = (slice(max(0, top - pad), bottom + pad), slice(max(0, left - pad), right + pad))
+        mask[region] = full[region]
+    return grids, mask
 
 
 def _positions(profile: Any, threshold: float, gap: int) -> list[int]:
@@ -166,7 +174,8 @@ def grid_table(
     grid: Grid, words: list[tuple[str, Box]], page: int, scale: float
 ) -> FoundTable | None:
     """A grid filled with the OCR words whose centres fall in its cells (words in pixels;
-    the table's box is stored in points: `scale` points per pixel); None when empty."""
+    the table's box is stored in points: `scale` points per pixel); None when it holds
+    fewer than two rows or text in a single column (a frame, not a table)."""
     placed: dict[tuple[int, int], list[tuple[str, Box]]] = {}
     for text, box in words:
         cell = grid.cell_of((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)

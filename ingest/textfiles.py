@@ -221,8 +221,10 @@ def with_pieces(message: Message, date: str, body: str, is_html: bool) -> None:
         message.pieces += paragraphs(body, 1)
 
 
-def read_message(data: bytes) -> Message:
-    """An e-mail's headers, body and attachments; raise `UnreadableFile` if it has none."""
+def read_message(data: bytes, body_pieces: bool = True) -> Message:
+    """An e-mail's headers, body and attachments; raise `UnreadableFile` if it has none.
+    Without `body_pieces`, its pieces are not made (an HTML body needs unstructured's
+    classifier, which only the parsing workers load)."""
     parsed = email.message_from_bytes(data, policy=email.policy.default)
     _check_headers(parsed)
     message = Message(
@@ -234,7 +236,8 @@ def read_message(data: bytes) -> Message:
     body = parsed.get_body(preferencelist=("plain", "html"))
     content = body.get_content() if body is not None else ""
     is_html = body is not None and body.get_content_subtype() == "html"
-    with_pieces(message, str(parsed["Date"] or ""), content, is_html)
+    if body_pieces:
+        with_pieces(message, str(parsed["Date"] or ""), content, is_html)
     for number, part in enumerate(parsed.iter_attachments(), 1):
         written = str(part.get_filename() or "").replace("\\", "/")
         name = PurePosixPath(written).name  # never a path: "../../x.pdf" is "x.pdf"

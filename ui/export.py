@@ -20,7 +20,8 @@ from ui.banner import BANNER_COLOURS, rgb
 from vigie.contracts import Citation, Level, answer_label
 
 QUOTE_CHARS = 600  # a source's passage, when it has no quote, is cut at about this length
-TABLE_ROWS = 30  # rows of a cited table passage drawn in the export
+TABLE_ROWS = 30  # a cited table passage is drawn as a table up to this many rows
+TABLE_COLUMNS = 10  # and columns (wider or longer: quoted as text, whole)
 
 _WORDS = {
     "fr": {
@@ -128,12 +129,13 @@ def _quote(answer: Answer, citation: Citation) -> str:
 
 
 def _table(answer: Answer, citation: Citation) -> tuple[list[str], list[list[str]]] | None:
-    """The cited passage's grid when it is a table (drawn as one, up to TABLE_ROWS rows)."""
+    """The cited passage's grid when it is a table that fits the page (up to TABLE_COLUMNS
+    columns and TABLE_ROWS rows); else None, and the passage is quoted as text."""
     hits = [h for h in answer.sources if h.chunk.chunk_id == citation.chunk_id]
     grid = table_grid(hits[0].chunk) if hits else None
-    if grid is None:
+    if grid is None or len(grid[0]) > TABLE_COLUMNS or len(grid[1]) > TABLE_ROWS:
         return None
-    return grid[0], grid[1][:TABLE_ROWS]
+    return grid
 
 
 def _blocks(answer: Answer, user: str, exported_at: datetime, language: str) -> list[_Block]:

@@ -87,6 +87,14 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
         "Le sémaphore du Créac'h sera relevé le 14 mars par l'équipe de Brest.\n",
         [("consignes.txt", "Les guetteurs prennent la veille à six heures.\n".encode())],
     )
+    web = EmailMessage()  # an HTML body: its attachment is expanded all the same
+    web["From"] = "Bureau courrier <courrier@marine.example>"
+    web["Subject"] = "Tableau de service"
+    web.set_content("<html><body><p>Ci-joint le tableau de service.</p></body></html>",
+                    subtype="html")  # fmt: skip
+    web.add_attachment("Le quart de nuit est assuré par le second maître Le Floch.\n",
+                       filename="quart.txt")  # fmt: skip
+    (batch / "service.eml").write_bytes(bytes(web))
     (batch / "coupe.msg").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
     home = root / "home"
     fed = run_vigie(
@@ -184,6 +192,8 @@ def test_an_outlook_message_is_read_as_an_email(
     files = files_by_name(report)
     message = files["releve.msg"]
     assert message["state"] == "ingested" and message["level"] == "DIFFUSION RESTREINTE"
+    quart = files["quart.txt"]  # beside an HTML body
+    assert quart["state"] == "ingested" and quart["reason"] == "attached to: service.eml"
     attached = files["consignes.txt"]
     assert attached["state"] == "ingested" and attached["reason"] == "attached to: releve.msg"
     assert files["coupe.msg"]["state"] == "quarantined"

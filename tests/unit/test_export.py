@@ -329,3 +329,20 @@ def test_a_table_without_a_header_row_is_keys_and_values() -> None:
     assert table_grid(chunk) == (["", ""], [["Avis de motion", "21 février 2022"],
                                             ["Adoption", "19 avril 2022"]])  # fmt: skip
     assert table_grid(replace(chunk, element_type="NarrativeText")) is None
+
+
+def test_a_table_whose_columns_share_a_name_is_keys_and_values() -> None:
+    text = "Année : 1986 ; Budget : 120 ; Budget : 130\nAnnée : 1987 ; Budget : 140"
+    chunk = replace(make_chunk("budgets", text), element_type="Table")
+    columns, rows = table_grid(chunk)
+    assert columns == ["", ""] and ["Budget", "120"] in rows and ["Budget", "130"] in rows
+
+
+def test_a_table_too_wide_for_the_page_is_quoted_as_text() -> None:
+    wide = " ; ".join(f"Colonne {n} : {n * 7}" for n in range(1, 15))
+    table = replace(make_chunk("large", wide, page=4), element_type="Table")
+    answer = Answer(question="Quelle valeur ?", text="La colonne 3 vaut 21 [1].",
+                    citations=[citation(1, table)], sources=[Hit(table, 0.9)])  # fmt: skip
+    text = answer_markdown(answer, user="alice", exported_at=WHEN)
+    assert "| Colonne 1 |" not in text and "> Colonne 1 : 7 ; Colonne 2 : 14" in text
+    assert answer_pdf(answer, user="alice", exported_at=WHEN)  # no table to overflow

@@ -43,3 +43,24 @@ def test_a_compound_file_that_is_no_message_is_refused(tmp_path: Path) -> None:
     other.write_bytes(compound_file({"Contents": b"rien"}))
     with pytest.raises(UnreadableFile, match="no Word, Excel, PowerPoint or Outlook file"):
         sniff(other)
+
+
+def test_a_damaged_message_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "abime.msg"  # the subject a storage where a stream should be
+    path.write_bytes(compound_file({"__substg1.0_0037001F/x": b"", "__substg1.0_0C1A001F": b""}))
+    with pytest.raises(UnreadableFile, match="corrupt Outlook message"):
+        read_mail(path)
+
+
+def test_an_html_body_in_the_windows_code_page_is_read(tmp_path: Path) -> None:
+    from ingest.parse import _use_installed_spacy_model
+
+    _use_installed_spacy_model()  # as a parsing worker does: never a download
+    html = "<html><body><p>La relève a eu lieu cet été.</p></body></html>".encode("cp1252")
+    path = tmp_path / "releve.msg"
+    path.write_bytes(compound_file({
+        "__substg1.0_0037001F": "Relève".encode("utf-16-le"),
+        "__substg1.0_10130102": html,
+    }))  # fmt: skip
+    texts = [piece.text for piece in read_mail(path).pieces]
+    assert any("La relève a eu lieu cet été." in text for text in texts), texts

@@ -95,3 +95,11 @@ def test_painting_out_read_tables() -> None:
     out = without(page, [(10, 10, 20, 30)])
     assert (out[10:30, 10:20] == 255).all() and out.sum() == 255 * 200
     assert page.sum() == 0  # the page itself untouched
+
+
+def test_a_long_stroke_outside_the_table_is_not_erased() -> None:
+    page = _ruled(_page(), ROWS, COLUMNS, gap=None)
+    page[200:400, 300:330] = 0  # the stem of a large capital of a banner, above the table
+    grids, lines = find_grids(page)
+    assert len(grids) == 1
+    assert (erased(page, lines)[200:400, 300:330] == 0).all()
