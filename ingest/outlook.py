@@ -17,7 +17,7 @@ import struct
 from pathlib import Path
 
 from ingest.errors import UnreadableFile
-from ingest.textfiles import Message, Piece, read_message, with_pieces
+from ingest.textfiles import Message, Piece, attachment_name, read_message, with_pieces
 
 MSG = "msg"
 MSG_SUFFIXES = frozenset({".msg"})
@@ -89,9 +89,8 @@ def _message(ole, body_pieces: bool) -> Message:  # noqa: ANN001 - an olefile.Ol
         if data is None:
             left_out.append(name or storage)  # an attached Outlook item, a link
             continue
-        name = Path(name.replace("\\", "/")).name.strip(". ")  # never a path
-        message.attachments.append((name or f"piece-jointe-{len(message.attachments) + 1}",
-                                    data))  # fmt: skip
+        number = len(message.attachments) + 1
+        message.attachments.append((attachment_name(name, number), data))
     date_said = when.strftime("%d/%m/%Y %H:%M UTC") if when else ""
     if body_pieces:
         with_pieces(message, date_said, body, is_html)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import sys
 import time
@@ -370,21 +369,6 @@ class _Member(NamedTuple):
     declared: Declaration  # the declaration of what held it
     depth: int  # 1: held by a file of the batch's own; 2: by one of its members...
     note: str  # where it comes from, its report's reason: "attached to: ordre.eml"
-
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_MAX_NAME_BYTES = 200
-
-
-def _file_name(written: str, fallback: str) -> str:
-    """An attachment's name as a file name here: no control character, no path, at most
-    `_MAX_NAME_BYTES` bytes (its extension kept), else `fallback`."""
-    name = Path(_CONTROL_CHARACTERS.sub("", written).replace("\\", "/")).name.strip(". ")
-    suffix = Path(name).suffix if len(Path(name).suffix) <= 10 else ""
-    stem = name[: len(name) - len(suffix)] if suffix else name
-    while len((stem + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
-        stem = stem[:-1]
-    return (stem + suffix) if stem else fallback
 
 
 @dataclass
@@ -729,8 +713,7 @@ class _Batch:
         shutil.rmtree(into, ignore_errors=True)
         into.mkdir(parents=True, mode=0o700)
         written = []
-        for number, (written_name, data) in enumerate(attachments, 1):
-            name = _file_name(written_name, f"piece-jointe-{number}")
+        for name, data in attachments:  # names made file names by the readers
             target, copy = into / name, 1
             while target.exists():
                 copy += 1

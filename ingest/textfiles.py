@@ -205,6 +205,23 @@ def message_date(data: bytes) -> str | None:
     return _iso_date(headers["Date"])
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_NAME_BYTES = 200
+
+
+def attachment_name(written: str, number: int) -> str:
+    """An attachment's name as a file name: never a path ("../../x.pdf" is "x.pdf"), no
+    control character, at most `_MAX_NAME_BYTES` bytes (its extension kept); else
+    "piece-jointe-N" (`number`)."""
+    name = _CONTROL_CHARACTERS.sub("", written).replace("\\", "/")
+    name = PurePosixPath(name).name.strip(". ")
+    suffix = PurePosixPath(name).suffix if len(PurePosixPath(name).suffix) <= 10 else ""
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    while len((stem + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return (stem + suffix) if stem else f"piece-jointe-{number}"
+
+
 def with_pieces(message: Message, date: str, body: str, is_html: bool) -> None:
     """A message's pieces, on its one page: its subject as a title, who wrote to whom and
     when (`date` as written), then its body (HTML partitioned as a page is)."""
@@ -239,9 +256,8 @@ def read_message(data: bytes, body_pieces: bool = True) -> Message:
     if body_pieces:
         with_pieces(message, str(parsed["Date"] or ""), content, is_html)
     for number, part in enumerate(parsed.iter_attachments(), 1):
-        written = str(part.get_filename() or "").replace("\\", "/")
-        name = PurePosixPath(written).name  # never a path: "../../x.pdf" is "x.pdf"
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes) and payload:
-            message.attachments.append((name.strip(". ") or f"piece-jointe-{number}", payload))
+            name = attachment_name(str(part.get_filename() or ""), number)
+            message.attachments.append((name, payload))
     return message
